@@ -1,0 +1,11 @@
+//! VivaCampo raster engine: GeoTIFF/COG reading and writing, CRS maths, warping, polygon masks,
+//! spectral indices, zonal statistics, colormaps and PNG tiles. Pure Rust, no HTTP or SQL:
+//! bytes come in through [`source::Ranges`] (sans-IO) or [`source::ReadAt`] (sync).
+
+pub mod error;
+pub mod geo;
+pub mod raster;
+pub mod source;
+pub mod tiff;
+
+pub use error::{Error, Result};

@@ -1,0 +1,194 @@
+//! In-memory rasters: typed, band-sequential pixel buffers.
+
+use serde::Serialize;
+
+/// Sample type of a band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    F32,
+    F64,
+}
+
+impl DType {
+    pub fn size(self) -> usize {
+        match self {
+            DType::U8 | DType::I8 => 1,
+            DType::U16 | DType::I16 => 2,
+            DType::U32 | DType::I32 | DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+
+    /// The name numpy and rasterio use.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::U16 => "uint16",
+            DType::I16 => "int16",
+            DType::U32 => "uint32",
+            DType::I32 => "int32",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+}
+
+/// A pixel type the engine works with.
+pub trait Sample: Copy + Default + Send + Sync + PartialEq + 'static {
+    const DTYPE: DType;
+    fn from_ne(b: &[u8]) -> Self;
+    fn to_f64(self) -> f64;
+    /// Rounds and saturates like GDAL's conversions to integer types.
+    fn from_f64(v: f64) -> Self;
+    fn wrap(buf: Vec<Self>) -> Buffer;
+}
+
+macro_rules! sample {
+    ($t:ty, $d:ident, $round:expr) => {
+        impl Sample for $t {
+            const DTYPE: DType = DType::$d;
+            fn from_ne(b: &[u8]) -> Self {
+                <$t>::from_ne_bytes(b.try_into().unwrap_or_default())
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                let r: fn(f64) -> f64 = $round;
+                r(v) as $t
+            }
+            fn wrap(buf: Vec<Self>) -> Buffer {
+                Buffer::$d(buf)
+            }
+        }
+    };
+}
+sample!(u8, U8, f64::round);
+sample!(i8, I8, f64::round);
+sample!(u16, U16, f64::round);
+sample!(i16, I16, f64::round);
+sample!(u32, U32, f64::round);
+sample!(i32, I32, f64::round);
+sample!(f32, F32, |v| v);
+sample!(f64, F64, |v| v);
+
+/// Typed pixels, band-sequential (band 0 rows, then band 1 rows, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Buffer {
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+/// Runs `$body` with `$v` bound to the typed vector inside a [`Buffer`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_buffer {
+    ($buf:expr, $v:ident => $body:expr) => {
+        match $buf {
+            $crate::raster::Buffer::U8($v) => $body,
+            $crate::raster::Buffer::I8($v) => $body,
+            $crate::raster::Buffer::U16($v) => $body,
+            $crate::raster::Buffer::I16($v) => $body,
+            $crate::raster::Buffer::U32($v) => $body,
+            $crate::raster::Buffer::I32($v) => $body,
+            $crate::raster::Buffer::F32($v) => $body,
+            $crate::raster::Buffer::F64($v) => $body,
+        }
+    };
+}
+
+impl Buffer {
+    pub fn zeros(dtype: DType, len: usize) -> Buffer {
+        match dtype {
+            DType::U8 => Buffer::U8(vec![0; len]),
+            DType::I8 => Buffer::I8(vec![0; len]),
+            DType::U16 => Buffer::U16(vec![0; len]),
+            DType::I16 => Buffer::I16(vec![0; len]),
+            DType::U32 => Buffer::U32(vec![0; len]),
+            DType::I32 => Buffer::I32(vec![0; len]),
+            DType::F32 => Buffer::F32(vec![0.0; len]),
+            DType::F64 => Buffer::F64(vec![0.0; len]),
+        }
+    }
+
+    pub fn dtype(&self) -> DType {
+        with_buffer!(self, v => sample_dtype(v))
+    }
+
+    pub fn len(&self) -> usize {
+        with_buffer!(self, v => v.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get_f64(&self, i: usize) -> f64 {
+        with_buffer!(self, v => v[i].to_f64())
+    }
+
+    /// Little-endian bytes (what the fixture checksums are taken over).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            Buffer::U8(v) => v.clone(),
+            Buffer::I8(v) => v.iter().map(|&x| x as u8).collect(),
+            Buffer::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Buffer::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Buffer::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Buffer::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Buffer::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Buffer::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+}
+
+fn sample_dtype<T: Sample>(_: &[T]) -> DType {
+    T::DTYPE
+}
+
+/// A block of pixels: `bands` planes of `width` x `height`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raster {
+    pub width: usize,
+    pub height: usize,
+    pub bands: usize,
+    pub data: Buffer,
+}
+
+impl Raster {
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    /// Value of band `b` (0-based) at (`row`, `col`) as f64.
+    pub fn get(&self, b: usize, row: usize, col: usize) -> f64 {
+        self.data
+            .get_f64((b * self.height + row) * self.width + col)
+    }
+
+    /// One band as f64 (the form index maths and statistics work on).
+    pub fn band_f64(&self, b: usize) -> Vec<f64> {
+        let n = self.width * self.height;
+        with_buffer!(&self.data, v => v[b * n..(b + 1) * n].iter().map(|x| x.to_f64()).collect())
+    }
+
+    /// Little-endian bytes of one band.
+    pub fn band_le_bytes(&self, b: usize) -> Vec<u8> {
+        let n = self.width * self.height * self.dtype().size();
+        self.data.to_le_bytes()[b * n..(b + 1) * n].to_vec()
+    }
+}
