@@ -270,9 +270,11 @@ def check_cog(paths):
             exp = json.load(open(side))
             with rasterio.open(p) as ds:
                 a = ds.read()
+                nd = ds.nodata
                 got = {"band_fnv": [fnv64(a[b]) for b in range(ds.count)],
                        "descriptions": list(ds.descriptions), "scales": list(ds.scales),
-                       "offsets": list(ds.offsets), "nodata": ds.nodata,
+                       "offsets": list(ds.offsets),
+                       "nodata": "nan" if nd is not None and np.isnan(nd) else nd,
                        "epsg": ds.crs.to_epsg(), "geotransform": list(ds.transform.to_gdal()),
                        "overviews": ds.overviews(1)}
             for k, v in exp.items():

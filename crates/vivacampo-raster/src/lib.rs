@@ -2,6 +2,7 @@
 //! spectral indices, zonal statistics, colormaps and PNG tiles. Pure Rust, no HTTP or SQL:
 //! bytes come in through [`source::Ranges`] (sans-IO) or [`source::ReadAt`] (sync).
 
+pub mod cog;
 pub mod error;
 pub mod geo;
 pub mod raster;

@@ -49,10 +49,12 @@ pub trait Sample: Copy + Default + Send + Sync + PartialEq + 'static {
     /// Rounds and saturates like GDAL's conversions to integer types.
     fn from_f64(v: f64) -> Self;
     fn wrap(buf: Vec<Self>) -> Buffer;
+    /// The raw bits, zero-extended (for predictors).
+    fn bits(self) -> u64;
 }
 
 macro_rules! sample {
-    ($t:ty, $d:ident, $round:expr) => {
+    ($t:ty, $d:ident, $round:expr, $bits:expr) => {
         impl Sample for $t {
             const DTYPE: DType = DType::$d;
             fn from_ne(b: &[u8]) -> Self {
@@ -68,17 +70,21 @@ macro_rules! sample {
             fn wrap(buf: Vec<Self>) -> Buffer {
                 Buffer::$d(buf)
             }
+            fn bits(self) -> u64 {
+                let f: fn($t) -> u64 = $bits;
+                f(self)
+            }
         }
     };
 }
-sample!(u8, U8, f64::round);
-sample!(i8, I8, f64::round);
-sample!(u16, U16, f64::round);
-sample!(i16, I16, f64::round);
-sample!(u32, U32, f64::round);
-sample!(i32, I32, f64::round);
-sample!(f32, F32, |v| v);
-sample!(f64, F64, |v| v);
+sample!(u8, U8, f64::round, u64::from);
+sample!(i8, I8, f64::round, |v| u64::from(v as u8));
+sample!(u16, U16, f64::round, u64::from);
+sample!(i16, I16, f64::round, |v| u64::from(v as u16));
+sample!(u32, U32, f64::round, u64::from);
+sample!(i32, I32, f64::round, |v| u64::from(v as u32));
+sample!(f32, F32, |v| v, |v| u64::from(v.to_bits()));
+sample!(f64, F64, |v| v, f64::to_bits);
 
 /// Typed pixels, band-sequential (band 0 rows, then band 1 rows, ...).
 #[derive(Debug, Clone, PartialEq)]
