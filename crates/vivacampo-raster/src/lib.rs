@@ -3,6 +3,7 @@
 //! bytes come in through [`source::Ranges`] (sans-IO) or [`source::ReadAt`] (sync).
 
 pub mod cog;
+pub mod crs;
 pub mod error;
 pub mod geo;
 pub mod raster;
