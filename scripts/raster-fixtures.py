@@ -5,6 +5,7 @@
     python3 scripts/raster-fixtures.py gen        # GeoTIFF matrix + expected.json
     python3 scripts/raster-fixtures.py crs        # crs_points.json (pyproj)
     python3 scripts/raster-fixtures.py numeric    # stats_ref.json (numpy) + index_ref.json (spyndex)
+    python3 scripts/raster-fixtures.py warp       # warp_ref.json (GDAL warper, exact transformer)
     python3 scripts/raster-fixtures.py check-cog FILE.tif [...]   # rio cogeo validate + read back
 
 Rust tests compare against the JSON written here exactly (pixels) or within the stated
@@ -259,6 +260,33 @@ def numeric():
     print(json.dumps(out["formulas"], indent=1))
 
 
+def warp():
+    """gdalwarp-equivalent references (exact transformer, tolerance 0) for XYZ tiles over rgbn*.tif."""
+    from rasterio.warp import reproject
+    half = 20037508.342789244
+    cases = []
+    for name, (z, x, y) in [("rgbn.tif", (16, 19620, 29336)), ("rgbn.tif", (15, 9810, 14668)),
+                            ("rgbn.tif", (17, 39240, 58672)),
+                            ("rgbn_suba.tif", (16, 19620, 29336))]:
+        size = 2 * half / 2 ** z
+        minx, maxy = -half + x * size, half - y * size
+        px = 96  # a coarse grid over the tile keeps the JSON small; the lattice is still used
+        dst_t = Affine(size / px, 0, minx, 0, -size / px, maxy)
+        with rasterio.open(os.path.join(FIX, name)) as ds:
+            for method in ["nearest", "bilinear"]:
+                out = np.full((px, px), np.nan)
+                reproject(ds.read(1).astype("float64"), out, src_transform=ds.transform,
+                          src_crs=ds.crs, src_nodata=ds.nodata if ds.nodata is not None else None,
+                          dst_transform=dst_t, dst_crs="EPSG:3857", dst_nodata=np.nan,
+                          resampling=getattr(Resampling, method), tolerance=0)
+                cases.append({"file": name, "z": z, "x": x, "y": y, "size": px, "method": method,
+                              "values": [None if not np.isfinite(v) else round(float(v), 9)
+                                         for v in out.ravel()]})
+    with open(os.path.join(FIX, "warp_ref.json"), "w") as fh:
+        json.dump(cases, fh)
+    print(f"{len(cases)} warp references")
+
+
 def check_cog(paths):
     ok = True
     for p in paths:
@@ -287,4 +315,4 @@ def check_cog(paths):
 
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "gen"
-    {"gen": gen, "crs": crs, "numeric": numeric}.get(cmd, lambda: check_cog(sys.argv[2:]))()
+    {"gen": gen, "crs": crs, "numeric": numeric, "warp": warp}.get(cmd, lambda: check_cog(sys.argv[2:]))()

@@ -9,5 +9,7 @@ pub mod geo;
 pub mod raster;
 pub mod source;
 pub mod tiff;
+pub mod tile;
+pub mod warp;
 
 pub use error::{Error, Result};
