@@ -238,6 +238,22 @@ def numeric():
         "p10": float(np.nanpercentile(vals, 10)), "p50": float(np.nanpercentile(vals, 50)),
         "p90": float(np.nanpercentile(vals, 90)),
     }
+    counts, edges = np.histogram(valid, bins=10, range=(-0.2, 1.0))
+    stats["histogram"] = {"bins": 10, "range": [-0.2, 1.0], "counts": counts.tolist(),
+                          "edges": edges.tolist()}
+    # polygon masks: rasterio.features.rasterize (pixel centres / all touched), holes included
+    from rasterio.features import rasterize
+    poly = {"type": "Polygon", "coordinates": [
+        [[500012.3, 7499987.1], [500611.0, 7499950.2], [500655.5, 7499530.8],
+         [500300.2, 7499580.4], [500040.9, 7499620.0], [500012.3, 7499987.1]],
+        [[500200.0, 7499900.0], [500330.0, 7499905.0], [500310.0, 7499760.0],
+         [500200.0, 7499900.0]]]}
+    masks = {}
+    for touched in [False, True]:
+        m = rasterize([(poly, 1)], out_shape=(H, W), transform=TRANSFORM, all_touched=touched)
+        masks["all_touched" if touched else "centre"] = "".join(map(str, m.ravel().tolist()))
+    stats["polygon"] = poly
+    stats["masks"] = masks
     with open(os.path.join(FIX, "stats_ref.json"), "w") as fh:
         json.dump(stats, fh)
     # indices on reflectance

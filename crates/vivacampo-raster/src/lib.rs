@@ -3,11 +3,18 @@
 //! bytes come in through [`source::Ranges`] (sans-IO) or [`source::ReadAt`] (sync).
 
 pub mod cog;
+pub mod colormap;
+#[rustfmt::skip]
+mod colormap_tables;
 pub mod crs;
 pub mod error;
 pub mod geo;
+pub mod index;
+pub mod mask;
+pub mod png;
 pub mod raster;
 pub mod source;
+pub mod stats;
 pub mod tiff;
 pub mod tile;
 pub mod warp;
