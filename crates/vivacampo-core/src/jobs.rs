@@ -1,0 +1,119 @@
+//! Background jobs: their types, states and retry policy. The queue itself lives in the store.
+
+use std::time::Duration;
+
+use crate::wire_enum;
+
+wire_enum!(
+    /// What a job does.
+    JobType {
+        Backfill => "BACKFILL",
+        ProcessWeek => "PROCESS_WEEK",
+        ProcessWeather => "PROCESS_WEATHER",
+        DeleteAoiAssets => "DELETE_AOI_ASSETS",
+        Retention => "RETENTION",
+    }
+);
+
+wire_enum!(
+    /// Where a job is in its life. `FAILED` will be retried; `DEAD` is the dead-letter state.
+    JobStatus {
+        Pending => "PENDING",
+        Running => "RUNNING",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+        Dead => "DEAD",
+        Cancelled => "CANCELLED",
+    }
+);
+
+impl JobStatus {
+    /// States a user may retry from.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Failed | JobStatus::Dead | JobStatus::Cancelled
+        )
+    }
+
+    /// States a user may cancel from.
+    pub fn is_cancellable(self) -> bool {
+        matches!(self, JobStatus::Pending | JobStatus::Running)
+    }
+
+    /// States in which a job still holds its idempotency key.
+    pub fn holds_key(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Pending | JobStatus::Running | JobStatus::Failed
+        )
+    }
+}
+
+/// Attempts, timeout and backoff of one job type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// After this many failed attempts the job is `DEAD`.
+    pub max_attempts: u32,
+    /// An attempt running longer than this is stopped and counts as failed.
+    pub timeout: Duration,
+    /// Wait before the second attempt; doubled for each later one.
+    pub base_backoff: Duration,
+    /// Upper bound of the wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The policy of a job type. Every type gets 3 attempts and a 5-minute timeout by default.
+    pub fn for_type(job_type: JobType) -> RetryPolicy {
+        let timeout = match job_type {
+            JobType::Backfill | JobType::DeleteAoiAssets => Duration::from_secs(120),
+            _ => Duration::from_secs(300),
+        };
+        RetryPolicy {
+            max_attempts: 3,
+            timeout,
+            base_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// How long to wait after failed attempt number `attempt` (1-based) before the next one.
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(20);
+        self.base_backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff)
+    }
+}
+
+/// Progress of a job that fans out work, e.g. a backfill over weeks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    pub done: i64,
+    pub total: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy::for_type(JobType::ProcessWeek);
+        assert_eq!(p.backoff_after(1), Duration::from_secs(10));
+        assert_eq!(p.backoff_after(2), Duration::from_secs(20));
+        assert_eq!(p.backoff_after(3), Duration::from_secs(40));
+        assert_eq!(p.backoff_after(40), p.max_backoff);
+    }
+
+    #[test]
+    fn status_rules() {
+        assert!(JobStatus::Dead.is_retryable());
+        assert!(!JobStatus::Running.is_retryable());
+        assert!(JobStatus::Running.is_cancellable());
+        assert!(!JobStatus::Succeeded.is_cancellable());
+        assert!(JobStatus::Failed.holds_key());
+        assert!(!JobStatus::Dead.holds_key());
+    }
+}

@@ -1,0 +1,550 @@
+//! Fields (areas of interest): geometry, area, quota checks, geometry versions, field-weeks.
+
+use vivacampo_core::jobs::JobType;
+use vivacampo_core::weeks::IsoWeek;
+
+use crate::audit::{self, AuditEntry};
+use crate::farms::farm_by_id;
+use crate::queue::{self, NewJob};
+use crate::{Page, PageRequest, Result, Store, StoreError, col, new_id, now_ms};
+
+/// A field as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aoi {
+    pub id: String,
+    pub tenant_id: String,
+    pub farm_id: String,
+    pub name: String,
+    pub use_type: String,
+    pub status: String,
+    pub area_ha: f64,
+    pub bbox: [f64; 4],
+    /// GeoJSON MultiPolygon.
+    pub geometry: serde_json::Value,
+    pub geometry_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Jobs of this field still in play (PENDING, RUNNING or FAILED).
+    pub pending_jobs: i64,
+    /// The newest processed week, if any.
+    pub last_processed_week: Option<IsoWeek>,
+}
+
+/// A validated shape: GeoJSON MultiPolygon, area and bounding box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub geometry: serde_json::Value,
+    pub area_ha: f64,
+    pub bbox: [f64; 4],
+}
+
+/// A field to create.
+#[derive(Debug, Clone)]
+pub struct NewAoi {
+    pub farm_id: String,
+    pub name: String,
+    pub use_type: String,
+    pub shape: Shape,
+    /// Weeks the initial backfill covers.
+    pub backfill_weeks: u32,
+}
+
+/// A change to a field; `None` keeps a value.
+#[derive(Debug, Clone, Default)]
+pub struct AoiPatch {
+    pub name: Option<String>,
+    pub use_type: Option<String>,
+    pub shape: Option<Shape>,
+}
+
+/// Filters of the field list.
+#[derive(Debug, Clone, Default)]
+pub struct AoiFilter {
+    pub farm_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A week a field's backfill planned, as recorded by the BACKFILL job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AoiWeek {
+    pub week: IsoWeek,
+    pub week_start: String,
+    pub status: String,
+}
+
+const AOI_SELECT: &str = "SELECT a.id, a.tenant_id, a.farm_id, a.name, a.use_type, a.status, a.area_ha,
+        a.min_lon, a.min_lat, a.max_lon, a.max_lat, a.geometry, a.geometry_version, a.created_at, a.updated_at,
+        (SELECT COUNT(*) FROM jobs j WHERE j.aoi_id = a.id AND j.status IN ('PENDING', 'RUNNING', 'FAILED')) AS pending_jobs,
+        (SELECT MAX(w.year * 100 + w.week) FROM aoi_weeks w WHERE w.aoi_id = a.id AND w.status <> 'PLANNED') AS last_week
+     FROM aois a";
+
+fn aoi_from(row: &sqlx::any::AnyRow) -> Result<Aoi> {
+    let geometry: String = col(row, "geometry")?;
+    let last_week: Option<i64> = col(row, "last_week")?;
+    Ok(Aoi {
+        id: col(row, "id")?,
+        tenant_id: col(row, "tenant_id")?,
+        farm_id: col(row, "farm_id")?,
+        name: col(row, "name")?,
+        use_type: col(row, "use_type")?,
+        status: col(row, "status")?,
+        area_ha: col(row, "area_ha")?,
+        bbox: [
+            col(row, "min_lon")?,
+            col(row, "min_lat")?,
+            col(row, "max_lon")?,
+            col(row, "max_lat")?,
+        ],
+        geometry: serde_json::from_str(&geometry)
+            .map_err(|e| StoreError::Corrupt(format!("aoi geometry: {e}")))?,
+        geometry_version: col(row, "geometry_version")?,
+        created_at: col(row, "created_at")?,
+        updated_at: col(row, "updated_at")?,
+        pending_jobs: col(row, "pending_jobs")?,
+        last_processed_week: last_week
+            .and_then(|w| IsoWeek::new((w / 100) as i32, (w % 100) as u8)),
+    })
+}
+
+async fn aoi_by_id(conn: &mut sqlx::AnyConnection, tenant_id: &str, id: &str) -> Result<Aoi> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{AOI_SELECT} WHERE a.id = $1 AND a.tenant_id = $2"
+    )))
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    aoi_from(&row)
+}
+
+/// Refuses a change that would take the tenant past its quotas. `replaced_ha` is the area of a
+/// field being reshaped (it no longer counts).
+async fn check_quota(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    extra_fields: i64,
+    new_ha: f64,
+    replaced_ha: f64,
+) -> Result<()> {
+    let row = sqlx::query(
+        "SELECT t.max_fields, t.max_hectares,
+            (SELECT COUNT(*) FROM aois a WHERE a.tenant_id = t.id AND a.status = 'ACTIVE') AS fields,
+            (SELECT CAST(COALESCE(SUM(a.area_ha), 0) AS DOUBLE PRECISION) FROM aois a
+              WHERE a.tenant_id = t.id AND a.status = 'ACTIVE') AS hectares
+         FROM tenants t WHERE t.id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let quotas = vivacampo_core::tenancy::Quotas {
+        max_fields: col(&row, "max_fields")?,
+        max_hectares: col(&row, "max_hectares")?,
+    };
+    let fields: i64 = col(&row, "fields")?;
+    let hectares: f64 = col(&row, "hectares")?;
+    quotas
+        .check(fields, hectares - replaced_ha, extra_fields, new_ha)
+        .map_err(StoreError::Quota)
+}
+
+fn backfill_job(tenant_id: &str, aoi_id: &str, geometry_version: i64, weeks: u32) -> NewJob {
+    NewJob {
+        tenant_id: tenant_id.to_owned(),
+        aoi_id: Some(aoi_id.to_owned()),
+        job_type: JobType::Backfill,
+        idempotency_key: Some(format!("BACKFILL:{aoi_id}:v{geometry_version}:w{weeks}")),
+        payload: serde_json::json!({"aoi_id": aoi_id, "weeks": weeks, "geometry_version": geometry_version}),
+        run_after: None,
+    }
+}
+
+impl Store {
+    /// Creates a field after the quota check and enqueues its backfill, in one transaction.
+    /// Returns the field and the backfill job id.
+    pub async fn create_aoi(
+        &self,
+        tenant_id: &str,
+        actor_id: &str,
+        new: NewAoi,
+    ) -> Result<(Aoi, String)> {
+        let mut tx = self.begin().await?;
+        farm_by_id(&mut tx, tenant_id, &new.farm_id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => {
+                    StoreError::Conflict("farm_id names no farm of this workspace".into())
+                }
+                other => other,
+            })?;
+        check_quota(&mut tx, tenant_id, 1, new.shape.area_ha, 0.0).await?;
+        let id = new_id();
+        let now = now_ms();
+        let [min_lon, min_lat, max_lon, max_lat] = new.shape.bbox;
+        sqlx::query(
+            "INSERT INTO aois (id, tenant_id, farm_id, name, use_type, status, area_ha, min_lon, min_lat, max_lon, max_lat,
+                               geometry, geometry_version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, $7, $8, $9, $10, $11, 1, $12, $12)",
+        )
+        .bind(&id)
+        .bind(tenant_id)
+        .bind(&new.farm_id)
+        .bind(&new.name)
+        .bind(&new.use_type)
+        .bind(new.shape.area_ha)
+        .bind(min_lon)
+        .bind(min_lat)
+        .bind(max_lon)
+        .bind(max_lat)
+        .bind(new.shape.geometry.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let job = queue::enqueue(
+            &mut tx,
+            &backfill_job(tenant_id, &id, 1, new.backfill_weeks),
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                tenant_id: Some(tenant_id),
+                actor_id: Some(actor_id),
+                action: "CREATE",
+                resource_type: "aoi",
+                resource_id: &id,
+                details: serde_json::json!({"name": new.name, "farm_id": new.farm_id, "use_type": new.use_type,
+                                            "area_ha": new.shape.area_ha}),
+            },
+        )
+        .await?;
+        let aoi = aoi_by_id(&mut tx, tenant_id, &id).await?;
+        tx.commit().await?;
+        Ok((aoi, job.job.id))
+    }
+
+    /// A tenant's field.
+    pub async fn aoi(&self, tenant_id: &str, id: &str) -> Result<Aoi> {
+        let mut conn = self.conn().await?;
+        aoi_by_id(&mut conn, tenant_id, id).await
+    }
+
+    /// A tenant's fields, by name.
+    pub async fn list_aois(
+        &self,
+        tenant_id: &str,
+        filter: &AoiFilter,
+        page: PageRequest,
+    ) -> Result<Page<Aoi>> {
+        let mut conn = self.conn().await?;
+        let mut clauses = vec!["a.tenant_id = $1".to_owned()];
+        let mut args = vec![tenant_id.to_owned()];
+        if let Some(farm) = &filter.farm_id {
+            args.push(farm.clone());
+            clauses.push(format!("a.farm_id = ${}", args.len()));
+        }
+        if let Some(status) = &filter.status {
+            args.push(status.clone());
+            clauses.push(format!("a.status = ${}", args.len()));
+        }
+        let where_sql = clauses.join(" AND ");
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM aois a WHERE {where_sql}"
+        )));
+        for a in &args {
+            count = count.bind(a.clone());
+        }
+        let total = count.fetch_one(&mut *conn).await?;
+        let mut list = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{AOI_SELECT} WHERE {where_sql} ORDER BY a.name, a.id LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        )));
+        for a in &args {
+            list = list.bind(a.clone());
+        }
+        let rows = list
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?;
+        let items = rows.iter().map(aoi_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            page: page.page,
+            page_size: page.page_size,
+            total,
+        })
+    }
+
+    /// Changes a field. A new shape is checked against the quota, the old one is kept as a
+    /// version, and the field's weeks are reprocessed by a new backfill (whose id is returned).
+    pub async fn update_aoi(
+        &self,
+        tenant_id: &str,
+        actor_id: &str,
+        id: &str,
+        patch: AoiPatch,
+        backfill_weeks: u32,
+    ) -> Result<(Aoi, Option<String>)> {
+        let mut tx = self.begin().await?;
+        let before = aoi_by_id(&mut tx, tenant_id, id).await?;
+        let now = now_ms();
+        let mut backfill = None;
+        let mut version = before.geometry_version;
+        if let Some(shape) = &patch.shape {
+            check_quota(&mut tx, tenant_id, 0, shape.area_ha, before.area_ha).await?;
+            sqlx::query(
+                "INSERT INTO aoi_geometry_versions (aoi_id, tenant_id, version, geometry, area_ha, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .bind(before.geometry_version)
+            .bind(before.geometry.to_string())
+            .bind(before.area_ha)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            version += 1;
+            let [min_lon, min_lat, max_lon, max_lat] = shape.bbox;
+            sqlx::query(
+                "UPDATE aois SET geometry = $1, area_ha = $2, min_lon = $3, min_lat = $4, max_lon = $5, max_lat = $6,
+                 geometry_version = $7 WHERE id = $8 AND tenant_id = $9",
+            )
+            .bind(shape.geometry.to_string())
+            .bind(shape.area_ha)
+            .bind(min_lon)
+            .bind(min_lat)
+            .bind(max_lon)
+            .bind(max_lat)
+            .bind(version)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+            let job = queue::enqueue(
+                &mut tx,
+                &backfill_job(tenant_id, id, version, backfill_weeks),
+            )
+            .await?;
+            backfill = Some(job.job.id);
+        }
+        let name = patch.name.clone().unwrap_or_else(|| before.name.clone());
+        let use_type = patch
+            .use_type
+            .clone()
+            .unwrap_or_else(|| before.use_type.clone());
+        sqlx::query("UPDATE aois SET name = $1, use_type = $2, updated_at = $3 WHERE id = $4 AND tenant_id = $5")
+            .bind(&name)
+            .bind(&use_type)
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        let mut details = serde_json::json!({
+            "before": {"name": before.name, "use_type": before.use_type},
+            "after": {"name": name, "use_type": use_type},
+        });
+        if let Some(shape) = &patch.shape {
+            details["before"]["area_ha"] = before.area_ha.into();
+            details["before"]["geometry_version"] = before.geometry_version.into();
+            details["after"]["area_ha"] = shape.area_ha.into();
+            details["after"]["geometry_version"] = version.into();
+        }
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                tenant_id: Some(tenant_id),
+                actor_id: Some(actor_id),
+                action: "UPDATE",
+                resource_type: "aoi",
+                resource_id: id,
+                details,
+            },
+        )
+        .await?;
+        let aoi = aoi_by_id(&mut tx, tenant_id, id).await?;
+        tx.commit().await?;
+        Ok((aoi, backfill))
+    }
+
+    /// The earlier shapes of a field, oldest first: (version, GeoJSON, area).
+    pub async fn aoi_geometry_versions(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Vec<(i64, serde_json::Value, f64)>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT version, geometry, area_ha FROM aoi_geometry_versions WHERE aoi_id = $1 AND tenant_id = $2 ORDER BY version",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let geometry: String = col(r, "geometry")?;
+                Ok((
+                    col(r, "version")?,
+                    serde_json::from_str(&geometry)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    col(r, "area_ha")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Deletes a field; its rasters are removed by a DELETE_AOI_ASSETS job enqueued here.
+    pub async fn delete_aoi(&self, tenant_id: &str, actor_id: &str, id: &str) -> Result<String> {
+        let mut tx = self.begin().await?;
+        let aoi = aoi_by_id(&mut tx, tenant_id, id).await?;
+        let job = queue::enqueue(
+            &mut tx,
+            &NewJob {
+                tenant_id: tenant_id.to_owned(),
+                aoi_id: Some(id.to_owned()),
+                job_type: JobType::DeleteAoiAssets,
+                idempotency_key: Some(format!("DELETE_AOI_ASSETS:{id}")),
+                payload: serde_json::json!({"aoi_id": id}),
+                run_after: None,
+            },
+        )
+        .await?;
+        // Jobs that would work on the deleted field are pointless now.
+        sqlx::query(
+            "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1
+             WHERE aoi_id = $2 AND tenant_id = $3 AND status IN ('PENDING', 'FAILED') AND job_type <> 'DELETE_AOI_ASSETS'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM aois WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                tenant_id: Some(tenant_id),
+                actor_id: Some(actor_id),
+                action: "DELETE",
+                resource_type: "aoi",
+                resource_id: id,
+                details: serde_json::json!({"name": aoi.name, "area_ha": aoi.area_ha}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(job.job.id)
+    }
+
+    /// Enqueues a backfill of the given weeks (newest first) for a field.
+    pub async fn request_backfill(
+        &self,
+        tenant_id: &str,
+        actor_id: &str,
+        id: &str,
+        weeks: &[IsoWeek],
+    ) -> Result<String> {
+        let mut tx = self.begin().await?;
+        let aoi = aoi_by_id(&mut tx, tenant_id, id).await?;
+        let (first, last) = match (weeks.last(), weeks.first()) {
+            (Some(first), Some(last)) => (*first, *last),
+            _ => return Err(StoreError::Conflict("no weeks to backfill".into())),
+        };
+        let job = queue::enqueue(
+            &mut tx,
+            &NewJob {
+                tenant_id: tenant_id.to_owned(),
+                aoi_id: Some(id.to_owned()),
+                job_type: JobType::Backfill,
+                idempotency_key: Some(format!(
+                    "BACKFILL:{id}:v{}:{first}..{last}",
+                    aoi.geometry_version
+                )),
+                payload: serde_json::json!({
+                    "aoi_id": id,
+                    "geometry_version": aoi.geometry_version,
+                    "weeks": weeks.len(),
+                    "from_week": {"year": first.year, "week": first.week},
+                    "to_week": {"year": last.year, "week": last.week},
+                }),
+                run_after: None,
+            },
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                tenant_id: Some(tenant_id),
+                actor_id: Some(actor_id),
+                action: "BACKFILL_REQUEST",
+                resource_type: "aoi",
+                resource_id: id,
+                details: serde_json::json!({"job_id": job.job.id, "from": first.to_string(), "to": last.to_string()}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(job.job.id)
+    }
+
+    /// Records the weeks a backfill will process (status `PLANNED` until processed). Existing
+    /// weeks keep their status, so a re-run never duplicates or downgrades them.
+    pub async fn plan_aoi_weeks(
+        &self,
+        tenant_id: &str,
+        aoi_id: &str,
+        weeks: &[IsoWeek],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        for week in weeks {
+            sqlx::query(
+                "INSERT INTO aoi_weeks (tenant_id, aoi_id, year, week, week_start, status, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'PLANNED', $6) ON CONFLICT (aoi_id, year, week) DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(aoi_id)
+            .bind(i64::from(week.year))
+            .bind(i64::from(week.week))
+            .bind(week.start().to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The weeks recorded for a field, newest first.
+    pub async fn aoi_weeks(&self, tenant_id: &str, aoi_id: &str) -> Result<Vec<AoiWeek>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT year, week, week_start, status FROM aoi_weeks WHERE tenant_id = $1 AND aoi_id = $2 ORDER BY year DESC, week DESC",
+        )
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let year: i64 = col(r, "year")?;
+                let week: i64 = col(r, "week")?;
+                Ok(AoiWeek {
+                    week: IsoWeek::new(year as i32, week as u8)
+                        .ok_or_else(|| StoreError::Corrupt(format!("week {year}-{week}")))?,
+                    week_start: col(r, "week_start")?,
+                    status: col(r, "status")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,685 @@
+//! The durable job queue, in the `jobs` table of the same database as the data it works on.
+//!
+//! - **Enqueue** happens inside the transaction of the change that causes it.
+//! - **Idempotency**: a key is unique per tenant among jobs still in play (PENDING, RUNNING,
+//!   FAILED); enqueueing it again returns the existing job.
+//! - **Lease**: a worker takes one ready job, marks it RUNNING under its id until
+//!   `lease_expires_at`, and renews the lease by heartbeat. PostgreSQL picks with
+//!   `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job; SQLite serialises
+//!   writers (`BEGIN IMMEDIATE`), which gives the same guarantee.
+//! - **Fencing**: completing, failing or renewing names the worker and the attempt; a worker
+//!   that lost its lease (or whose job was cancelled) changes nothing.
+//! - **Failure**: a failed attempt goes to FAILED with `run_after` pushed by exponential backoff,
+//!   or to DEAD once `max_attempts` are spent. An expired lease (the worker died) counts as a
+//!   failed attempt. Every attempt is a `job_runs` row.
+
+use std::time::Duration;
+
+use vivacampo_core::jobs::{JobStatus, JobType, Progress, RetryPolicy};
+
+use crate::{
+    Backend, Page, PageRequest, Result, Store, StoreError, col, new_id, now_ms, parse_col,
+};
+
+/// A job as users see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub tenant_id: String,
+    pub aoi_id: Option<String>,
+    pub job_type: JobType,
+    pub status: JobStatus,
+    pub payload: serde_json::Value,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub progress: Progress,
+    pub last_error: Option<String>,
+    pub run_after: i64,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// One attempt of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRun {
+    pub attempt: i64,
+    pub status: String,
+    pub worker_id: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+    pub metrics: Option<serde_json::Value>,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub tenant_id: String,
+    pub aoi_id: Option<String>,
+    pub job_type: JobType,
+    /// Jobs with the same key in the same tenant are one job while it is in play.
+    pub idempotency_key: Option<String>,
+    pub payload: serde_json::Value,
+    /// Earliest start; `None` means now.
+    pub run_after: Option<i64>,
+}
+
+/// Whether an enqueue created a job or found the one holding its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    pub job: Job,
+    pub created: bool,
+}
+
+/// A job a worker holds a lease on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasedJob {
+    pub job: Job,
+    /// The attempt number this lease is for (1-based).
+    pub attempt: i64,
+    /// How long the attempt may run.
+    pub timeout: Duration,
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// The lease is renewed; carry on.
+    Held,
+    /// A user cancelled the job: stop.
+    Cancelled,
+    /// The lease expired and was given away, or the job is gone: stop, write nothing.
+    Lost,
+}
+
+/// Queue filters for listing.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub aoi_id: Option<String>,
+    pub status: Option<JobStatus>,
+    pub job_type: Option<JobType>,
+}
+
+/// Queue figures for operators and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    /// (type, status, count) for every non-empty combination.
+    pub depth: Vec<(JobType, JobStatus, i64)>,
+    /// Age in seconds of the oldest job ready to run (PENDING or FAILED past its backoff).
+    pub oldest_ready_age_seconds: f64,
+}
+
+const JOB_COLUMNS: &str = "id, tenant_id, aoi_id, job_type, status, payload, attempts, max_attempts, progress_done, \
+     progress_total, last_error, run_after, created_at, started_at, finished_at";
+
+fn job_from(row: &sqlx::any::AnyRow) -> Result<Job> {
+    let payload: String = col(row, "payload")?;
+    Ok(Job {
+        id: col(row, "id")?,
+        tenant_id: col(row, "tenant_id")?,
+        aoi_id: col(row, "aoi_id")?,
+        job_type: parse_col(row, "job_type")?,
+        status: parse_col(row, "status")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+        attempts: col(row, "attempts")?,
+        max_attempts: col(row, "max_attempts")?,
+        progress: Progress {
+            done: col(row, "progress_done")?,
+            total: col(row, "progress_total")?,
+        },
+        last_error: col(row, "last_error")?,
+        run_after: col(row, "run_after")?,
+        created_at: col(row, "created_at")?,
+        started_at: col(row, "started_at")?,
+        finished_at: col(row, "finished_at")?,
+    })
+}
+
+async fn job_by_id(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: Option<&str>,
+    id: &str,
+) -> Result<Job> {
+    let row = match tenant_id {
+        Some(tenant) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2"
+            )))
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    job_from(&row.ok_or(StoreError::NotFound)?)
+}
+
+/// Enqueues a job inside the caller's transaction (see the module docs on idempotency).
+pub(crate) async fn enqueue(conn: &mut sqlx::AnyConnection, new: &NewJob) -> Result<Enqueued> {
+    if let Some(key) = &new.idempotency_key {
+        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2
+             AND status IN ('PENDING', 'RUNNING', 'FAILED')"
+        )))
+        .bind(&new.tenant_id)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(Enqueued {
+                job: job_from(&row)?,
+                created: false,
+            });
+        }
+    }
+    let policy = RetryPolicy::for_type(new.job_type);
+    let now = now_ms();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO jobs (id, tenant_id, aoi_id, job_type, idempotency_key, status, payload, attempts, max_attempts,
+                           timeout_ms, run_after, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, 0, $7, $8, $9, $10, $10)",
+    )
+    .bind(&id)
+    .bind(&new.tenant_id)
+    .bind(new.aoi_id.as_deref())
+    .bind(new.job_type.as_str())
+    .bind(new.idempotency_key.as_deref())
+    .bind(new.payload.to_string())
+    .bind(i64::from(policy.max_attempts))
+    .bind(policy.timeout.as_millis() as i64)
+    .bind(new.run_after.unwrap_or(now))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Enqueued {
+        job: job_by_id(conn, None, &id).await?,
+        created: true,
+    })
+}
+
+impl Store {
+    /// Enqueues one job on its own (no other change in the transaction).
+    pub async fn enqueue(&self, new: NewJob) -> Result<Enqueued> {
+        let mut tx = self.begin().await?;
+        let enqueued = enqueue(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(enqueued)
+    }
+
+    /// A tenant's job.
+    pub async fn job(&self, tenant_id: &str, id: &str) -> Result<Job> {
+        let mut conn = self.conn().await?;
+        job_by_id(&mut conn, Some(tenant_id), id).await
+    }
+
+    /// Any tenant's job (workers and system admins).
+    pub async fn job_any_tenant(&self, id: &str) -> Result<Job> {
+        let mut conn = self.conn().await?;
+        job_by_id(&mut conn, None, id).await
+    }
+
+    /// A tenant's jobs (all tenants' when `tenant_id` is `None`), newest first.
+    pub async fn list_jobs(
+        &self,
+        tenant_id: Option<&str>,
+        filter: &JobFilter,
+        page: PageRequest,
+    ) -> Result<Page<Job>> {
+        let mut conn = self.conn().await?;
+        let mut clauses = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(t) = tenant_id {
+            args.push(t.to_owned());
+            clauses.push(format!("tenant_id = ${}", args.len()));
+        }
+        if let Some(a) = &filter.aoi_id {
+            args.push(a.clone());
+            clauses.push(format!("aoi_id = ${}", args.len()));
+        }
+        if let Some(s) = filter.status {
+            args.push(s.as_str().to_owned());
+            clauses.push(format!("status = ${}", args.len()));
+        }
+        if let Some(t) = filter.job_type {
+            args.push(t.as_str().to_owned());
+            clauses.push(format!("job_type = ${}", args.len()));
+        }
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM jobs {filter_sql}");
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+        for a in &args {
+            count = count.bind(a.clone());
+        }
+        let total = count.fetch_one(&mut *conn).await?;
+        let list_sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs {filter_sql} ORDER BY created_at DESC, id LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        let mut list = sqlx::query(sqlx::AssertSqlSafe(list_sql));
+        for a in &args {
+            list = list.bind(a.clone());
+        }
+        let rows = list
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?;
+        let items = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            page: page.page,
+            page_size: page.page_size,
+            total,
+        })
+    }
+
+    /// The attempts of a tenant's job, oldest first.
+    pub async fn job_runs(&self, tenant_id: &str, id: &str) -> Result<Vec<JobRun>> {
+        let mut conn = self.conn().await?;
+        job_by_id(&mut conn, Some(tenant_id), id).await?;
+        let rows = sqlx::query(
+            "SELECT attempt, status, worker_id, started_at, finished_at, error, metrics FROM job_runs
+             WHERE job_id = $1 ORDER BY attempt",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let metrics: Option<String> = col(r, "metrics")?;
+                Ok(JobRun {
+                    attempt: col(r, "attempt")?,
+                    status: col(r, "status")?,
+                    worker_id: col(r, "worker_id")?,
+                    started_at: col(r, "started_at")?,
+                    finished_at: col(r, "finished_at")?,
+                    error: col(r, "error")?,
+                    metrics: metrics.and_then(|m| serde_json::from_str(&m).ok()),
+                })
+            })
+            .collect()
+    }
+
+    /// Puts a FAILED, DEAD or CANCELLED job back to PENDING with a fresh set of attempts.
+    /// `tenant_id` `None` is the system admin's replay of any tenant's job.
+    pub async fn retry_job(&self, tenant_id: Option<&str>, id: &str) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = job_by_id(&mut tx, tenant_id, id).await?;
+        if !job.status.is_retryable() {
+            return Err(StoreError::Conflict(format!(
+                "a {} job cannot be retried",
+                job.status
+            )));
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE jobs SET status = 'PENDING', attempts = 0, run_after = $1, lease_owner = NULL,
+             lease_expires_at = NULL, finished_at = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("another job with the same key is already queued".into())
+            }
+            other => other,
+        })?;
+        let job = job_by_id(&mut tx, None, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    /// Cancels a PENDING or RUNNING job. A running attempt notices at its next heartbeat.
+    pub async fn cancel_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = job_by_id(&mut tx, Some(tenant_id), id).await?;
+        if !job.status.is_cancellable() {
+            return Err(StoreError::Conflict(format!(
+                "a {} job cannot be cancelled",
+                job.status
+            )));
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE job_runs SET status = 'CANCELLED', finished_at = $1 WHERE job_id = $2 AND finished_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let job = job_by_id(&mut tx, None, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    /// Fails the attempts whose lease expired (their worker died or hung): FAILED with backoff,
+    /// or DEAD when out of attempts. Returns how many were reclaimed.
+    pub async fn reclaim_expired_leases(&self) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let rows = sqlx::query(
+            "SELECT id, job_type, attempts, max_attempts FROM jobs WHERE status = 'RUNNING' AND lease_expires_at < $1",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let id: String = col(row, "id")?;
+            let job_type: JobType = parse_col(row, "job_type")?;
+            let attempts: i64 = col(row, "attempts")?;
+            let max_attempts: i64 = col(row, "max_attempts")?;
+            let error = format!("attempt {attempts}: lease expired, the worker stopped responding");
+            finish_attempt(
+                &mut tx,
+                &id,
+                attempts,
+                job_type,
+                max_attempts,
+                Some(&error),
+                "LOST",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Leases the next ready job to `worker_id` for `lease`, or returns `None` if none is ready.
+    pub async fn lease_job(&self, worker_id: &str, lease: Duration) -> Result<Option<LeasedJob>> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let pick = match self.backend {
+            Backend::Postgres => {
+                "SELECT id FROM jobs WHERE status IN ('PENDING', 'FAILED') AND run_after <= $1
+                 ORDER BY run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+            }
+            Backend::Sqlite => {
+                "SELECT id FROM jobs WHERE status IN ('PENDING', 'FAILED') AND run_after <= $1
+                 ORDER BY run_after, created_at LIMIT 1"
+            }
+        };
+        let Some(id) = sqlx::query_scalar::<_, String>(pick)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_owner = $1, lease_expires_at = $2,
+             started_at = $3, finished_at = NULL, updated_at = $3 WHERE id = $4",
+        )
+        .bind(worker_id)
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let job = job_by_id(&mut tx, None, &id).await?;
+        let timeout_ms: i64 = sqlx::query_scalar("SELECT timeout_ms FROM jobs WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // A retried job starts its attempts again from 1: replace the old rows of those numbers.
+        sqlx::query("DELETE FROM job_runs WHERE job_id = $1 AND attempt >= $2")
+            .bind(&id)
+            .bind(job.attempts)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO job_runs (job_id, attempt, status, worker_id, started_at) VALUES ($1, $2, 'RUNNING', $3, $4)")
+            .bind(&id)
+            .bind(job.attempts)
+            .bind(worker_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(LeasedJob {
+            attempt: job.attempts,
+            timeout: Duration::from_millis(timeout_ms.max(0) as u64),
+            job,
+        }))
+    }
+
+    /// Renews a lease and tells the worker whether to carry on.
+    pub async fn heartbeat(
+        &self,
+        job_id: &str,
+        worker_id: &str,
+        attempt: i64,
+        lease: Duration,
+    ) -> Result<LeaseState> {
+        let mut conn = self.conn().await?;
+        let now = now_ms();
+        let renewed = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1, updated_at = $2
+             WHERE id = $3 AND status = 'RUNNING' AND lease_owner = $4 AND attempts = $5",
+        )
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(job_id)
+        .bind(worker_id)
+        .bind(attempt)
+        .execute(&mut *conn)
+        .await?;
+        if renewed.rows_affected() == 1 {
+            return Ok(LeaseState::Held);
+        }
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(match status.as_deref() {
+            Some("CANCELLED") => LeaseState::Cancelled,
+            _ => LeaseState::Lost,
+        })
+    }
+
+    /// Records progress of a running job.
+    pub async fn set_job_progress(&self, job_id: &str, progress: Progress) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("UPDATE jobs SET progress_done = $1, progress_total = $2, updated_at = $3 WHERE id = $4")
+            .bind(progress.done)
+            .bind(progress.total)
+            .bind(now_ms())
+            .bind(job_id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks an attempt successful. Returns false (and changes nothing) if the lease was lost.
+    pub async fn complete_job(
+        &self,
+        job_id: &str,
+        worker_id: &str,
+        attempt: i64,
+        metrics: serde_json::Value,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1,
+             last_error = NULL, updated_at = $1 WHERE id = $2 AND status = 'RUNNING' AND lease_owner = $3 AND attempts = $4",
+        )
+        .bind(now)
+        .bind(job_id)
+        .bind(worker_id)
+        .bind(attempt)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE job_runs SET status = 'SUCCEEDED', finished_at = $1, metrics = $2 WHERE job_id = $3 AND attempt = $4")
+            .bind(now)
+            .bind(metrics.to_string())
+            .bind(job_id)
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Marks an attempt failed: FAILED with backoff, or DEAD when out of attempts. Returns the
+    /// new status, or `None` (and changes nothing) if the lease was lost.
+    pub async fn fail_job(
+        &self,
+        job_id: &str,
+        worker_id: &str,
+        attempt: i64,
+        error: &str,
+    ) -> Result<Option<JobStatus>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT job_type, max_attempts FROM jobs WHERE id = $1 AND status = 'RUNNING' AND lease_owner = $2 AND attempts = $3",
+        )
+        .bind(job_id)
+        .bind(worker_id)
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let job_type: JobType = parse_col(&row, "job_type")?;
+        let max_attempts: i64 = col(&row, "max_attempts")?;
+        let status = finish_attempt(
+            &mut tx,
+            job_id,
+            attempt,
+            job_type,
+            max_attempts,
+            Some(error),
+            "FAILED",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
+    /// Gives a running job back without counting the attempt (graceful shutdown).
+    pub async fn release_job(&self, job_id: &str, worker_id: &str, attempt: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'PENDING', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL,
+             run_after = $1, updated_at = $1 WHERE id = $2 AND status = 'RUNNING' AND lease_owner = $3 AND attempts = $4",
+        )
+        .bind(now)
+        .bind(job_id)
+        .bind(worker_id)
+        .bind(attempt)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query("DELETE FROM job_runs WHERE job_id = $1 AND attempt = $2")
+                .bind(job_id)
+                .bind(attempt)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Depth by type and status, and the age of the oldest ready job.
+    pub async fn queue_stats(&self) -> Result<QueueStats> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query("SELECT job_type, status, COUNT(*) AS n FROM jobs GROUP BY job_type, status ORDER BY job_type, status")
+            .fetch_all(&mut *conn)
+            .await?;
+        let depth = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    parse_col(r, "job_type")?,
+                    parse_col(r, "status")?,
+                    col(r, "n")?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let now = now_ms();
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_after) FROM jobs WHERE status IN ('PENDING', 'FAILED') AND run_after <= $1")
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(QueueStats {
+            depth,
+            oldest_ready_age_seconds: oldest
+                .map(|t| (now - t).max(0) as f64 / 1000.0)
+                .unwrap_or(0.0),
+        })
+    }
+}
+
+/// Ends an attempt as failed (`run_status` FAILED or LOST): the job goes to FAILED with backoff,
+/// or DEAD when `attempt` was the last one.
+async fn finish_attempt(
+    conn: &mut sqlx::AnyConnection,
+    job_id: &str,
+    attempt: i64,
+    job_type: JobType,
+    max_attempts: i64,
+    error: Option<&str>,
+    run_status: &str,
+) -> Result<JobStatus> {
+    let now = now_ms();
+    let policy = RetryPolicy::for_type(job_type);
+    let status = if attempt >= max_attempts {
+        JobStatus::Dead
+    } else {
+        JobStatus::Failed
+    };
+    let run_after = now + policy.backoff_after(attempt.max(1) as u32).as_millis() as i64;
+    let finished_at = (status == JobStatus::Dead).then_some(now);
+    sqlx::query(
+        "UPDATE jobs SET status = $1, last_error = $2, run_after = $3, lease_owner = NULL, lease_expires_at = NULL,
+         finished_at = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(status.as_str())
+    .bind(error)
+    .bind(run_after)
+    .bind(finished_at)
+    .bind(now)
+    .bind(job_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE job_runs SET status = $1, finished_at = $2, error = $3 WHERE job_id = $4 AND attempt = $5")
+        .bind(run_status)
+        .bind(now)
+        .bind(error)
+        .bind(job_id)
+        .bind(attempt)
+        .execute(&mut *conn)
+        .await?;
+    Ok(status)
+}

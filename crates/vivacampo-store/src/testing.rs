@@ -1,0 +1,169 @@
+//! Fresh databases for tests, on SQLite always and on PostgreSQL when
+//! `VIVACAMPO_TEST_POSTGRES_URL` is set (each test gets its own database, dropped afterwards).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::{Backend, Store, StoreOptions};
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_URL_VAR: &str = "VIVACAMPO_TEST_POSTGRES_URL";
+
+/// A migrated database that exists for one test.
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A fresh SQLite database in a new temporary directory.
+    pub async fn sqlite() -> TestDb {
+        TestDb::sqlite_with(10, Duration::from_secs(5)).await
+    }
+
+    /// A fresh SQLite database with the given pool bounds.
+    pub async fn sqlite_with(max_connections: u32, acquire_timeout: Duration) -> TestDb {
+        let dir = std::env::temp_dir().join(format!("vivacampo-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let url = format!("sqlite://{}/test.db", dir.display());
+        let store = Store::open(&StoreOptions {
+            url: url.clone(),
+            max_connections,
+            acquire_timeout,
+        })
+        .await
+        .expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Dir(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when no test server is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        TestDb::postgres_with(10, Duration::from_secs(5)).await
+    }
+
+    /// A fresh PostgreSQL database with the given pool bounds.
+    pub async fn postgres_with(max_connections: u32, acquire_timeout: Duration) -> Option<TestDb> {
+        let admin_url = std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("vivacampo_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = with_database(&admin_url, &name);
+        let store = Store::open(&StoreOptions {
+            url: url.clone(),
+            max_connections,
+            acquire_timeout,
+        })
+        .await
+        .expect("open postgres");
+        store.migrate().await.expect("migrate postgres");
+        Some(TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Database { admin_url, name },
+        })
+    }
+
+    /// Every configured engine: SQLite, then PostgreSQL if available.
+    pub async fn all() -> Vec<TestDb> {
+        let mut dbs = vec![TestDb::sqlite().await];
+        dbs.extend(TestDb::postgres().await);
+        dbs
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    /// Removes the database. Call at the end of a test; a failed test leaves it for inspection.
+    pub async fn drop_db(self) {
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Database { admin_url, name } => {
+                if let Ok(mut admin) =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// Replaces the database name (the path) of a PostgreSQL URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "t1"),
+            "postgres://u@h:5432/t1"
+        );
+        assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
+}
+
+/// Makes a job ready to lease now, as if its backoff had passed.
+pub async fn make_job_ready(store: &Store, job_id: &str) -> crate::Result<()> {
+    let mut conn = store.conn().await?;
+    sqlx::query("UPDATE jobs SET run_after = $1 WHERE id = $2")
+        .bind(crate::now_ms() - 1)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes one pooled connection and holds it until dropped, as a slow request would.
+pub async fn hold_connection(
+    store: &Store,
+) -> crate::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+    store.conn().await
+}

@@ -1,0 +1,751 @@
+//! Repository and queue behaviour, run against SQLite and (when `VIVACAMPO_TEST_POSTGRES_URL`
+//! is set) PostgreSQL: both engines must behave the same.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vivacampo_core::jobs::{JobStatus, JobType, Progress};
+use vivacampo_core::tenancy::{Role, TenantKind, TenantStatus};
+use vivacampo_core::weeks::IsoWeek;
+use vivacampo_store::accounts::{NewIdentity, NewTenant, TenantPatch};
+use vivacampo_store::aois::{AoiFilter, AoiPatch, NewAoi, Shape};
+use vivacampo_store::queue::{JobFilter, LeaseState, NewJob};
+use vivacampo_store::testing::TestDb;
+use vivacampo_store::{PageRequest, Store, StoreError};
+
+fn square(lon: f64, lat: f64, side_deg: f64, area_ha: f64) -> Shape {
+    Shape {
+        geometry: serde_json::json!({"type": "MultiPolygon", "coordinates": [[[
+            [lon, lat], [lon + side_deg, lat], [lon + side_deg, lat + side_deg], [lon, lat + side_deg], [lon, lat]
+        ]]]}),
+        area_ha,
+        bbox: [lon, lat, lon + side_deg, lat + side_deg],
+    }
+}
+
+async fn user_with_tenant(store: &Store, email: &str) -> (String, String) {
+    let (identity, tenant) = store
+        .sign_up(
+            NewIdentity {
+                email,
+                name: "Ana",
+                password_hash: "hash",
+                is_system_admin: false,
+            },
+            "Fazenda",
+        )
+        .await
+        .unwrap();
+    (identity.id, tenant.id)
+}
+
+fn new_aoi(farm_id: &str, area_ha: f64) -> NewAoi {
+    NewAoi {
+        farm_id: farm_id.to_owned(),
+        name: "Talhão 1".into(),
+        use_type: "CROP".into(),
+        shape: square(-49.3, -16.7, 0.01, area_ha),
+        backfill_weeks: 8,
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_reported() {
+    for db in TestDb::all().await {
+        assert!(
+            db.store.migrate().await.unwrap().is_empty(),
+            "{:?}",
+            db.backend()
+        );
+        let status = db.store.migration_status().await.unwrap();
+        assert!(status.iter().all(|s| s.is_current()));
+        assert!(db.store.migrations_current().await.unwrap());
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn sign_up_sessions_and_revocation() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (identity_id, tenant_id) = user_with_tenant(store, "Ana@Example.com ").await;
+        let creds = store.credentials("ana@example.com").await.unwrap().unwrap();
+        assert_eq!(creds.identity.id, identity_id);
+        assert_eq!(creds.identity.email, "ana@example.com");
+
+        let dup = store
+            .sign_up(
+                NewIdentity {
+                    email: "ana@example.com",
+                    name: "X",
+                    password_hash: "h",
+                    is_system_admin: false,
+                },
+                "W",
+            )
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))));
+
+        let memberships = store.memberships(&identity_id).await.unwrap();
+        assert_eq!(memberships.len(), 1);
+        assert_eq!(memberships[0].role, Role::TenantAdmin);
+        assert_eq!(
+            store.tenant(&tenant_id).await.unwrap().kind,
+            TenantKind::Personal
+        );
+
+        let expires = vivacampo_store::now_ms() + 60_000;
+        store
+            .create_session("digest-1", &identity_id, &tenant_id, expires)
+            .await
+            .unwrap();
+        let session = store.session("digest-1").await.unwrap().unwrap();
+        assert_eq!(session.role, Role::TenantAdmin);
+        assert_eq!(session.tenant.id, tenant_id);
+        store.revoke_session("digest-1").await.unwrap();
+        assert!(store.session("digest-1").await.unwrap().is_none());
+
+        store
+            .create_session(
+                "digest-2",
+                &identity_id,
+                &tenant_id,
+                vivacampo_store::now_ms() - 1,
+            )
+            .await
+            .unwrap();
+        assert!(
+            store.session("digest-2").await.unwrap().is_none(),
+            "expired sessions are refused"
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn tenants_memberships_and_admin_patch() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (identity_id, _) = user_with_tenant(store, "a@x.io").await;
+        let company = store
+            .create_tenant(
+                NewTenant {
+                    name: "Agro SA",
+                    kind: TenantKind::Company,
+                    plan: Some("PRO"),
+                    quotas: None,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .add_membership(&company.id, &identity_id, Role::Viewer, None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .add_membership(&company.id, &identity_id, Role::Operator, None)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.memberships(&identity_id).await.unwrap().len(), 2);
+        let patched = store
+            .update_tenant(
+                &company.id,
+                TenantPatch {
+                    status: Some(TenantStatus::Suspended),
+                    max_fields: Some(3),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.status, TenantStatus::Suspended);
+        assert_eq!(patched.quotas.max_fields, 3);
+        assert_eq!(
+            store
+                .list_tenants(PageRequest::default())
+                .await
+                .unwrap()
+                .total,
+            2
+        );
+        assert!(matches!(
+            store.tenant("nope").await,
+            Err(StoreError::NotFound)
+        ));
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn farms_and_fields_are_scoped_by_tenant() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (ana, tenant_a) = user_with_tenant(store, "ana@x.io").await;
+        let (bia, tenant_b) = user_with_tenant(store, "bia@x.io").await;
+        let farm = store
+            .create_farm(&tenant_a, &ana, "Santa Rita", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        assert_eq!(farm.aoi_count, 0);
+
+        assert!(matches!(
+            store.farm(&tenant_b, &farm.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .update_farm(&tenant_b, &bia, &farm.id, Some("x"), None)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_farm(&tenant_b, &bia, &farm.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let (aoi, job_id) = store
+            .create_aoi(&tenant_a, &ana, new_aoi(&farm.id, 120.5))
+            .await
+            .unwrap();
+        assert_eq!(aoi.area_ha, 120.5);
+        assert_eq!(aoi.pending_jobs, 1);
+        let job = store.job(&tenant_a, &job_id).await.unwrap();
+        assert_eq!(
+            (job.job_type, job.status),
+            (JobType::Backfill, JobStatus::Pending)
+        );
+        assert!(matches!(
+            store.aoi(&tenant_b, &aoi.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.job(&tenant_b, &job_id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .create_aoi(&tenant_b, &bia, new_aoi(&farm.id, 1.0))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        let farm = store.farm(&tenant_a, &farm.id).await.unwrap();
+        assert_eq!((farm.aoi_count, farm.total_area_ha), (1, 120.5));
+        let listed = store
+            .list_aois(
+                &tenant_a,
+                &AoiFilter {
+                    farm_id: Some(farm.id.clone()),
+                    status: None,
+                },
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.total, 1);
+        assert_eq!(
+            store
+                .list_aois(&tenant_b, &AoiFilter::default(), PageRequest::default())
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+
+        let (patched, backfill) = store
+            .update_aoi(
+                &tenant_a,
+                &ana,
+                &aoi.id,
+                AoiPatch {
+                    name: Some("Pivô".into()),
+                    shape: Some(square(-49.3, -16.7, 0.02, 480.0)),
+                    ..Default::default()
+                },
+                8,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                patched.name.as_str(),
+                patched.geometry_version,
+                patched.area_ha
+            ),
+            ("Pivô", 2, 480.0)
+        );
+        assert!(backfill.is_some());
+        let versions = store
+            .aoi_geometry_versions(&tenant_a, &aoi.id)
+            .await
+            .unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0].2, 120.5);
+
+        let audit = store
+            .audit_log(&tenant_a, PageRequest::default())
+            .await
+            .unwrap();
+        let actions: Vec<_> = audit
+            .items
+            .iter()
+            .map(|a| (a.action.as_str(), a.resource_type.as_str()))
+            .collect();
+        assert!(actions.contains(&("CREATE", "farm")));
+        assert!(actions.contains(&("CREATE", "aoi")));
+        assert!(actions.contains(&("UPDATE", "aoi")));
+
+        store.delete_farm(&tenant_a, &ana, &farm.id).await.unwrap();
+        assert!(matches!(
+            store.aoi(&tenant_a, &aoi.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let deletes = store
+            .list_jobs(
+                Some(&tenant_a),
+                &JobFilter {
+                    job_type: Some(JobType::DeleteAoiAssets),
+                    ..Default::default()
+                },
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(deletes.total, 1);
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn quotas_limit_fields_and_hectares() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (ana, tenant) = user_with_tenant(store, "ana@x.io").await;
+        store
+            .update_tenant(
+                &tenant,
+                TenantPatch {
+                    max_fields: Some(2),
+                    max_hectares: Some(300.0),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let farm = store
+            .create_farm(&tenant, &ana, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let (first, _) = store
+            .create_aoi(&tenant, &ana, new_aoi(&farm.id, 200.0))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_aoi(&tenant, &ana, new_aoi(&farm.id, 150.0))
+                .await,
+            Err(StoreError::Quota(_))
+        ));
+        store
+            .create_aoi(&tenant, &ana, new_aoi(&farm.id, 100.0))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_aoi(&tenant, &ana, new_aoi(&farm.id, 0.5))
+                .await,
+            Err(StoreError::Quota(_))
+        ));
+        // Reshaping counts the new area instead of the old one.
+        let grow = AoiPatch {
+            shape: Some(square(-49.3, -16.7, 0.01, 201.0)),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.update_aoi(&tenant, &ana, &first.id, grow, 8).await,
+            Err(StoreError::Quota(_))
+        ));
+        let shrink = AoiPatch {
+            shape: Some(square(-49.3, -16.7, 0.01, 150.0)),
+            ..Default::default()
+        };
+        store
+            .update_aoi(&tenant, &ana, &first.id, shrink, 8)
+            .await
+            .unwrap();
+        db.drop_db().await;
+    }
+}
+
+fn job(tenant: &str, key: Option<&str>) -> NewJob {
+    NewJob {
+        tenant_id: tenant.to_owned(),
+        aoi_id: None,
+        job_type: JobType::ProcessWeek,
+        idempotency_key: key.map(str::to_owned),
+        payload: serde_json::json!({"n": 1}),
+        run_after: None,
+    }
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_job_in_play() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let (_, other) = user_with_tenant(store, "bia@x.io").await;
+        let first = store.enqueue(job(&tenant, Some("k1"))).await.unwrap();
+        assert!(first.created);
+        let again = store.enqueue(job(&tenant, Some("k1"))).await.unwrap();
+        assert!(!again.created);
+        assert_eq!(again.job.id, first.job.id);
+        assert!(
+            store
+                .enqueue(job(&other, Some("k1")))
+                .await
+                .unwrap()
+                .created,
+            "keys are per tenant"
+        );
+
+        // Once the job is finished the key is free again.
+        let leased = store
+            .lease_job("w1", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .complete_job(&leased.job.id, "w1", leased.attempt, serde_json::json!({}))
+                .await
+                .unwrap()
+        );
+        let other_leased = store
+            .lease_job("w1", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .complete_job(
+                &other_leased.job.id,
+                "w1",
+                other_leased.attempt,
+                serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .enqueue(job(&tenant, Some("k1")))
+                .await
+                .unwrap()
+                .created
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn failing_job_backs_off_then_dies_with_its_error() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let id = store.enqueue(job(&tenant, None)).await.unwrap().job.id;
+        for attempt in 1..=3 {
+            // Make the job ready now instead of waiting out its backoff.
+            sqlx_ready(store, &id).await;
+            let leased = store
+                .lease_job("w1", Duration::from_secs(30))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(leased.attempt, attempt);
+            let status = store
+                .fail_job(&id, "w1", attempt, &format!("boom {attempt}"))
+                .await
+                .unwrap()
+                .unwrap();
+            let job = store.job(&tenant, &id).await.unwrap();
+            if attempt < 3 {
+                assert_eq!(status, JobStatus::Failed);
+                assert!(
+                    job.run_after > vivacampo_store::now_ms() + 5_000,
+                    "backoff pushes run_after"
+                );
+                assert!(
+                    store
+                        .lease_job("w1", Duration::from_secs(30))
+                        .await
+                        .unwrap()
+                        .is_none()
+                );
+            } else {
+                assert_eq!(status, JobStatus::Dead);
+                assert_eq!(job.last_error.as_deref(), Some("boom 3"));
+                assert!(job.finished_at.is_some());
+            }
+        }
+        let runs = store.job_runs(&tenant, &id).await.unwrap();
+        assert_eq!(runs.len(), 3);
+        assert!(runs.iter().all(|r| r.status == "FAILED"));
+
+        let retried = store.retry_job(Some(&tenant), &id).await.unwrap();
+        assert_eq!((retried.status, retried.attempts), (JobStatus::Pending, 0));
+        let leased = store
+            .lease_job("w2", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.attempt, 1);
+        assert!(matches!(
+            store.retry_job(Some(&tenant), &id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        db.drop_db().await;
+    }
+}
+
+/// Moves a job's `run_after` to the past, as time passing would.
+async fn sqlx_ready(store: &Store, id: &str) {
+    vivacampo_store::testing::make_job_ready(store, id)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn expired_lease_is_a_failed_attempt_and_fences_the_old_worker() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let id = store.enqueue(job(&tenant, None)).await.unwrap().job.id;
+        let leased = store
+            .lease_job("dead-worker", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.reclaim_expired_leases().await.unwrap(), 1);
+        let job = store.job(&tenant, &id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Failed);
+        assert!(job.last_error.unwrap().contains("lease expired"));
+
+        sqlx_ready(store, &id).await;
+        let again = store
+            .lease_job("live-worker", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.attempt, 2);
+        // The old worker wakes up: it can neither complete, fail nor renew.
+        assert!(
+            !store
+                .complete_job(&id, "dead-worker", leased.attempt, serde_json::json!({}))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .fail_job(&id, "dead-worker", leased.attempt, "late")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .heartbeat(&id, "dead-worker", leased.attempt, Duration::from_secs(30))
+                .await
+                .unwrap(),
+            LeaseState::Lost
+        );
+        assert_eq!(
+            store
+                .heartbeat(&id, "live-worker", 2, Duration::from_secs(30))
+                .await
+                .unwrap(),
+            LeaseState::Held
+        );
+        store
+            .set_job_progress(&id, Progress { done: 1, total: 2 })
+            .await
+            .unwrap();
+        assert!(
+            store
+                .complete_job(&id, "live-worker", 2, serde_json::json!({"weeks": 2}))
+                .await
+                .unwrap()
+        );
+        let job = store.job(&tenant, &id).await.unwrap();
+        assert_eq!(
+            (job.status, job.progress),
+            (JobStatus::Succeeded, Progress { done: 1, total: 2 })
+        );
+        let runs = store.job_runs(&tenant, &id).await.unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            ["LOST", "SUCCEEDED"]
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn cancel_and_release() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let id = store.enqueue(job(&tenant, Some("c"))).await.unwrap().job.id;
+        let leased = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        let cancelled = store.cancel_job(&tenant, &id).await.unwrap();
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert_eq!(
+            store
+                .heartbeat(&id, "w", leased.attempt, Duration::from_secs(30))
+                .await
+                .unwrap(),
+            LeaseState::Cancelled
+        );
+        assert!(
+            !store
+                .complete_job(&id, "w", leased.attempt, serde_json::json!({}))
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            store.cancel_job(&tenant, &id).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        let id2 = store.enqueue(job(&tenant, None)).await.unwrap().job.id;
+        let leased = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.job.id, id2);
+        assert!(store.release_job(&id2, "w", leased.attempt).await.unwrap());
+        let job = store.job(&tenant, &id2).await.unwrap();
+        assert_eq!((job.status, job.attempts), (JobStatus::Pending, 0));
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_take_the_same_job() {
+    for db in TestDb::all().await {
+        let store = Arc::new(db.store.clone());
+        let (_, tenant) = user_with_tenant(&store, "ana@x.io").await;
+        for _ in 0..100 {
+            store.enqueue(job(&tenant, None)).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for w in 0..6 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let worker = format!("w{w}");
+                let mut taken = Vec::new();
+                loop {
+                    match store.lease_job(&worker, Duration::from_secs(30)).await {
+                        Ok(Some(leased)) => {
+                            assert!(
+                                store
+                                    .complete_job(
+                                        &leased.job.id,
+                                        &worker,
+                                        leased.attempt,
+                                        serde_json::json!({})
+                                    )
+                                    .await
+                                    .unwrap()
+                            );
+                            taken.push(leased.job.id);
+                        }
+                        Ok(None) => break,
+                        Err(StoreError::Unavailable(_)) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                taken
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(all.len(), 100);
+        assert_eq!(unique.len(), 100);
+        let stats = store.queue_stats().await.unwrap();
+        assert_eq!(
+            stats.depth,
+            vec![(JobType::ProcessWeek, JobStatus::Succeeded, 100)]
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn planned_weeks_do_not_duplicate() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (ana, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let farm = store
+            .create_farm(&tenant, &ana, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let (aoi, _) = store
+            .create_aoi(&tenant, &ana, new_aoi(&farm.id, 10.0))
+            .await
+            .unwrap();
+        let weeks = IsoWeek::new(2026, 3).unwrap().back(8);
+        store
+            .plan_aoi_weeks(&tenant, &aoi.id, &weeks)
+            .await
+            .unwrap();
+        store
+            .plan_aoi_weeks(&tenant, &aoi.id, &weeks)
+            .await
+            .unwrap();
+        let stored = store.aoi_weeks(&tenant, &aoi.id).await.unwrap();
+        assert_eq!(stored.len(), 8);
+        assert_eq!(stored[0].week, IsoWeek::new(2026, 3).unwrap());
+        assert_eq!(stored[7].week, IsoWeek::new(2025, 48).unwrap());
+        assert_eq!(stored[0].week_start, "2026-01-12");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn exhausted_pool_is_unavailable_quickly_and_recovers() {
+    let mut dbs = vec![TestDb::sqlite_with(2, Duration::from_millis(300)).await];
+    dbs.extend(TestDb::postgres_with(2, Duration::from_millis(300)).await);
+    for db in dbs {
+        let store = &db.store;
+        let held = (
+            vivacampo_store::testing::hold_connection(store)
+                .await
+                .unwrap(),
+            vivacampo_store::testing::hold_connection(store)
+                .await
+                .unwrap(),
+        );
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(held);
+        store.ping().await.unwrap();
+        db.drop_db().await;
+    }
+}
