@@ -223,6 +223,49 @@ def crs():
     print(f"{len(cases)} CRS points")
 
 
+def np_stats(v, zone):
+    z = v[zone]
+    ok = z[np.isfinite(z)]
+    out = {"count": int(z.size), "valid_count": int(ok.size),
+           "valid_ratio": ok.size / z.size if z.size else 0.0}
+    for k, f in [("mean", np.nanmean), ("std", np.nanstd), ("min", np.nanmin), ("max", np.nanmax)]:
+        out[k] = float(f(z)) if ok.size else None
+    for p in (10, 50, 90):
+        out[f"p{p}"] = float(np.nanpercentile(z, p)) if ok.size else None
+    return out
+
+
+def cli_reference():
+    """What `vivacampo raster info/stats` must print for rgbn_suba.tif (nodata 0)."""
+    from pyproj import Transformer
+    from rasterio.features import rasterize
+    from rasterio.warp import transform_bounds
+    with rasterio.open(os.path.join(FIX, "rgbn_suba.tif")) as ds:
+        bounds = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=64)
+        a = ds.read().astype("float64")
+        a[a == ds.nodata] = np.nan
+        red, nir = a[2], a[3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ndvi = (nir - red) / (nir + red)
+        ndvi[~((ndvi >= -1) & (ndvi <= 1))] = np.nan
+        # a field with a hole, in lon/lat; vertices projected to UTM as the Rust code does
+        x0, y0 = ds.bounds.left, ds.bounds.top
+        ring = [(x0 + 101.3, y0 - 80.7), (x0 + 903.1, y0 - 121.9), (x0 + 1000.7, y0 - 703.3),
+                (x0 + 302.9, y0 - 901.1)]
+        hole = [(x0 + 401.7, y0 - 301.3), (x0 + 601.1, y0 - 298.9), (x0 + 503.3, y0 - 502.9)]
+        to_ll = Transformer.from_crs(ds.crs, 4326, always_xy=True)
+        ll = lambda r: [list(to_ll.transform(x, y)) for x, y in r + r[:1]]
+        aoi = {"type": "Polygon", "coordinates": [ll(ring), ll(hole)]}
+        to_utm = Transformer.from_crs(4326, ds.crs, always_xy=True)
+        utm = {"type": "Polygon", "coordinates": [[list(to_utm.transform(*p)) for p in r]
+                                                  for r in aoi["coordinates"]]}
+        zone = rasterize([(utm, 1)], out_shape=(ds.height, ds.width), transform=ds.transform) == 1
+        full = np.ones_like(zone)
+        return {"bounds_lonlat": list(bounds), "aoi": aoi,
+                "ndvi_aoi": np_stats(ndvi, zone), "band1": np_stats(a[0], full),
+                "geotransform": list(ds.transform.to_gdal())}
+
+
 def numeric():
     import spyndex
     rng = np.random.default_rng(11)
@@ -254,6 +297,7 @@ def numeric():
         masks["all_touched" if touched else "centre"] = "".join(map(str, m.ravel().tolist()))
     stats["polygon"] = poly
     stats["masks"] = masks
+    stats["cli"] = cli_reference()
     with open(os.path.join(FIX, "stats_ref.json"), "w") as fh:
         json.dump(stats, fh)
     # indices on reflectance

@@ -2,6 +2,7 @@
 //! spectral indices, zonal statistics, colormaps and PNG tiles. Pure Rust, no HTTP or SQL:
 //! bytes come in through [`source::Ranges`] (sans-IO) or [`source::ReadAt`] (sync).
 
+pub mod cli;
 pub mod cog;
 pub mod colormap;
 #[rustfmt::skip]
@@ -13,6 +14,7 @@ pub mod index;
 pub mod mask;
 pub mod png;
 pub mod raster;
+pub mod render;
 pub mod source;
 pub mod stats;
 pub mod tiff;

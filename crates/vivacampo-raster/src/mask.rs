@@ -130,15 +130,16 @@ pub fn rasterize(
             let yc = row as f64 + 0.5;
             xs.clear();
             for &((x0, y0), (x1, y1)) in &edges {
-                if (y0 <= yc) != (y1 <= yc) {
+                // An edge spans [min y, max y), and a span fills centres in (x_a, x_b], the
+                // tie rules of GDAL's rasteriser.
+                if (y0 > yc) != (y1 > yc) {
                     xs.push(x0 + (yc - y0) / (y1 - y0) * (x1 - x0));
                 }
             }
             xs.sort_by(f64::total_cmp);
             for pair in xs.chunks_exact(2) {
-                // Columns whose centre c + 0.5 lies in [x_a, x_b).
-                let c0 = (pair[0] - 0.5).ceil().max(0.0);
-                let c1 = (pair[1] - 0.5).ceil().min(width as f64);
+                let c0 = (pair[0] + 0.5).floor().max(0.0);
+                let c1 = (pair[1] + 0.5).floor().min(width as f64);
                 for c in c0 as usize..c1.max(c0) as usize {
                     mask[row * width + c] = true;
                 }

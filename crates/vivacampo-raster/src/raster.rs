@@ -192,6 +192,24 @@ impl Raster {
         with_buffer!(&self.data, v => v[b * n..(b + 1) * n].iter().map(|x| x.to_f64()).collect())
     }
 
+    /// All bands as float64 with NaN where the value is `nodata` or `mask` is 0.
+    pub fn to_f64_masked(&self, nodata: Option<f64>, mask: Option<&[u8]>) -> Raster {
+        let n = self.width * self.height;
+        let mut out: Vec<f64> = (0..self.bands).flat_map(|b| self.band_f64(b)).collect();
+        for (i, v) in out.iter_mut().enumerate() {
+            let hidden = mask.is_some_and(|m| m.get(i % n).is_some_and(|&x| x == 0));
+            if hidden || nodata.is_some_and(|nd| *v == nd) {
+                *v = f64::NAN;
+            }
+        }
+        Raster {
+            width: self.width,
+            height: self.height,
+            bands: self.bands,
+            data: Buffer::F64(out),
+        }
+    }
+
     /// Little-endian bytes of one band.
     pub fn band_le_bytes(&self, b: usize) -> Vec<u8> {
         let n = self.width * self.height * self.dtype().size();

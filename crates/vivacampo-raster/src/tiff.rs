@@ -117,6 +117,8 @@ pub struct Tiff {
     pub georef: Option<Georef>,
     pub nodata: Option<f64>,
     pub band_info: Vec<BandInfo>,
+    /// File offsets of every IFD, in chain order.
+    pub ifd_offsets: Vec<u64>,
 }
 
 /// A pixel window of one level.
@@ -403,10 +405,12 @@ impl Tiff {
             _ => return Err(Error::NotTiff),
         };
         let mut seen = HashSet::new();
+        let mut ifd_offsets = Vec::new();
         let mut full: Option<(Image, Extra)> = None;
         let mut levels = Vec::new();
         let mut masks = Vec::new();
         while ifd != 0 {
+            ifd_offsets.push(ifd);
             if !seen.insert(ifd) {
                 return Err(corrupt("IFD chain loops"));
             }
@@ -446,6 +450,7 @@ impl Tiff {
             georef,
             nodata,
             band_info,
+            ifd_offsets,
         })
     }
 
@@ -469,6 +474,20 @@ impl Tiff {
         let sx = f64::from(self.width()) / f64::from(l.width);
         let sy = f64::from(self.height()) / f64::from(l.height);
         Some(g.scaled(sx, sy))
+    }
+
+    /// Cloud-optimized layout: tiled, with every IFD before the first tile's data.
+    pub fn is_cog(&self) -> bool {
+        let first_data = self
+            .levels
+            .iter()
+            .chain(&self.masks)
+            .flat_map(|l| &l.offsets)
+            .filter(|&&o| o > 0)
+            .min();
+        let last_ifd = self.ifd_offsets.iter().max();
+        self.levels.iter().all(|l| l.tiled)
+            && matches!((first_data, last_ifd), (Some(d), Some(i)) if i < d)
     }
 
     /// The internal mask matching a level's size, if the file has one.
