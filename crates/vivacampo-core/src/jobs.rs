@@ -36,9 +36,12 @@ impl JobStatus {
         )
     }
 
-    /// States a user may cancel from.
+    /// States a user may cancel from (FAILED is waiting for its next attempt).
     pub fn is_cancellable(self) -> bool {
-        matches!(self, JobStatus::Pending | JobStatus::Running)
+        matches!(
+            self,
+            JobStatus::Pending | JobStatus::Running | JobStatus::Failed
+        )
     }
 
     /// States in which a job still holds its idempotency key.

@@ -167,3 +167,14 @@ pub async fn hold_connection(
 ) -> crate::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
     store.conn().await
 }
+
+/// Sets a job's per-attempt timeout, so timeout handling can be tested in milliseconds.
+pub async fn set_job_timeout(store: &Store, job_id: &str, timeout: Duration) -> crate::Result<()> {
+    let mut conn = store.conn().await?;
+    sqlx::query("UPDATE jobs SET timeout_ms = $1 WHERE id = $2")
+        .bind(timeout.as_millis() as i64)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
