@@ -42,7 +42,7 @@ impl DType {
 }
 
 /// A pixel type the engine works with.
-pub trait Sample: Copy + Default + Send + Sync + PartialEq + 'static {
+pub trait Sample: bytemuck::Pod + Default + Send + Sync + PartialEq + 'static {
     const DTYPE: DType;
     fn from_ne(b: &[u8]) -> Self;
     fn to_f64(self) -> f64;
@@ -128,6 +128,23 @@ impl Buffer {
             DType::I32 => Buffer::I32(vec![0; len]),
             DType::F32 => Buffer::F32(vec![0.0; len]),
             DType::F64 => Buffer::F64(vec![0.0; len]),
+        }
+    }
+
+    /// `len` samples of `value` (converted as GDAL does).
+    pub fn filled(dtype: DType, len: usize, value: f64) -> Buffer {
+        fn fill<T: Sample>(len: usize, value: f64) -> Vec<T> {
+            vec![T::from_f64(value); len]
+        }
+        match dtype {
+            DType::U8 => Buffer::U8(fill(len, value)),
+            DType::I8 => Buffer::I8(fill(len, value)),
+            DType::U16 => Buffer::U16(fill(len, value)),
+            DType::I16 => Buffer::I16(fill(len, value)),
+            DType::U32 => Buffer::U32(fill(len, value)),
+            DType::I32 => Buffer::I32(fill(len, value)),
+            DType::F32 => Buffer::F32(fill(len, value)),
+            DType::F64 => Buffer::F64(fill(len, value)),
         }
     }
 

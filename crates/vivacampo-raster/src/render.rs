@@ -53,7 +53,9 @@ impl Selection {
                     match bands.iter().find(|(b, _)| b == need) {
                         Some((_, n)) if ok(*n) => {}
                         Some((_, n)) => {
-                            return Err(Error::Invalid(format!("band {n} not in 1..={file_bands}")));
+                            return Err(Error::Invalid(format!(
+                                "band {n} not in 1..={file_bands}"
+                            )));
                         }
                         None => {
                             return Err(Error::Invalid(format!(

@@ -547,31 +547,8 @@ impl Tiff {
         };
         let bands = if plan.mask { 1 } else { img.bands as usize };
         let dtype = if plan.mask { DType::U8 } else { img.dtype };
-        let mut data = Buffer::zeros(dtype, n * bands);
-        with_buffer!(&mut data, v => {
-            let f = Sample::from_f64(fill);
-            v.iter_mut().for_each(|x| *x = f);
-        });
-        // Decode in batches so memory stays at one batch of tiles plus the output.
-        let batch = (rayon::current_num_threads() * 4).max(1);
-        for group in plan.chunks.chunks(batch) {
-            let decoded: Vec<(usize, Option<Vec<u8>>)> = group
-                .par_iter()
-                .map(|&c| {
-                    let (o, len) = (img.offsets[c], img.byte_counts[c]);
-                    if o == 0 || len == 0 {
-                        return Ok((c, None));
-                    }
-                    let raw = bytes.get(o, len)?;
-                    decode_chunk(img, c, raw, self.big_endian).map(|d| (c, Some(d)))
-                })
-                .collect::<Result<_>>()?;
-            for (c, chunk) in decoded {
-                if let Some(chunk) = chunk {
-                    with_buffer!(&mut data, v => place(v, img, w, c, &chunk));
-                }
-            }
-        }
+        let mut data = Buffer::filled(dtype, n * bands, fill);
+        with_buffer!(&mut data, v => decode_into(v, img, plan, bytes, self.big_endian))?;
         Ok(Raster {
             width: w.width as usize,
             height: w.height as usize,
@@ -877,30 +854,73 @@ fn chunks_for(img: &Image, w: Window) -> Vec<usize> {
     out
 }
 
-/// Decompresses one chunk and undoes the predictor; returns native-endian samples (masks:
-/// one byte per pixel, 0 or 255).
-fn decode_chunk(img: &Image, chunk: usize, raw: &[u8], big_endian: bool) -> Result<Vec<u8>> {
+/// Decodes a plan's chunks into the band-sequential output, in parallel batches so memory
+/// stays at one batch of tiles plus the output.
+fn decode_into<T: Sample>(
+    out: &mut [T],
+    img: &Image,
+    plan: &ReadPlan,
+    bytes: &Ranges,
+    big_endian: bool,
+) -> Result<()> {
+    let batch = (rayon::current_num_threads() * 2).max(1);
+    for group in plan.chunks.chunks(batch) {
+        let decoded: Vec<(usize, Option<Vec<u8>>)> = group
+            .par_iter()
+            .map(|&c| {
+                let (o, len) = (img.offsets[c], img.byte_counts[c]);
+                if o == 0 || len == 0 {
+                    return Ok((c, None));
+                }
+                let raw = bytes.get(o, len)?;
+                let chunk = if img.bits == 1 {
+                    decode_mask_chunk(img, c, raw)?
+                } else {
+                    decode_chunk(img, c, raw, big_endian)?
+                };
+                Ok((c, Some(chunk)))
+            })
+            .collect::<Result<_>>()?;
+        for (c, chunk) in decoded {
+            if let Some(chunk) = chunk {
+                place(out, img, plan.window, c, &chunk);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rows stored in a chunk and its decompressed size in bytes.
+fn chunk_shape(img: &Image, chunk: usize) -> (usize, usize) {
     let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
     let by = ((chunk % per_plane) as u32) / img.blocks_across();
     let rows = img.chunk_rows(by) as usize;
-    let row_bytes = img.row_bytes();
-    let expected = rows * row_bytes;
+    (rows, rows * img.row_bytes())
+}
+
+/// Decompresses a chunk to exactly `expected` bytes.
+fn decompress(img: &Image, chunk: usize, raw: &[u8], expected: usize) -> Result<Vec<u8>> {
     let err = |reason: String| Error::Decode { chunk, reason };
-    let mut out = vec![0u8; expected];
-    match img.compression {
-        Compression::None => {
-            // Uncompressed strips may legally be short at the end; copy what is there.
-            let n = raw.len().min(expected);
-            out[..n].copy_from_slice(&raw[..n]);
-        }
+    let mut out = match img.compression {
+        // Deflate output is used as is: no second buffer, no copy.
         Compression::Deflate => {
-            let mut d = flate2::Decompress::new(true);
-            d.decompress(raw, &mut out, flate2::FlushDecompress::Finish)
-                .map_err(|e| err(e.to_string()))?;
-            if (d.total_out() as usize) < expected {
-                return Err(err(format!("{} of {expected} bytes", d.total_out())));
+            // The size hint avoids regrowing the output (and its copies) while inflating.
+            let opts = zune_inflate::DeflateOptions::default()
+                .set_limit(expected)
+                .set_size_hint(expected + 4096)
+                .set_confirm_checksum(false);
+            let mut v = zune_inflate::DeflateDecoder::new_with_options(raw, opts)
+                .decode_zlib()
+                .map_err(|e| err(format!("{e:?}")))?;
+            if v.len() < expected {
+                return Err(err(format!("{} of {expected} bytes", v.len())));
             }
+            v.truncate(expected);
+            return Ok(v);
         }
+        _ => vec![0u8; expected],
+    };
+    match img.compression {
         Compression::Lzw => {
             let mut d = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
             let (mut inp, mut pos) = (raw, 0);
@@ -924,59 +944,102 @@ fn decode_chunk(img: &Image, chunk: usize, raw: &[u8], big_endian: bool) -> Resu
                 ruzstd::decoding::StreamingDecoder::new(raw).map_err(|e| err(e.to_string()))?;
             d.read_exact(&mut out).map_err(|e| err(e.to_string()))?;
         }
-    }
-    if img.bits == 1 {
-        return Ok(unpack_bits(&out, img.block_w as usize, rows, row_bytes));
-    }
-    let size = img.dtype.size();
-    let stride = img.chunk_bands() as usize;
-    if img.predictor == 3 {
-        for row in out.chunks_exact_mut(row_bytes) {
-            undo_float_predictor(row, stride, size);
-        }
-        return Ok(out);
-    }
-    if big_endian != cfg!(target_endian = "big") && size > 1 {
-        for s in out.chunks_exact_mut(size) {
-            s.reverse();
-        }
-    }
-    if img.predictor == 2 {
-        for row in out.chunks_exact_mut(row_bytes) {
-            match size {
-                1 => undo_horizontal::<1>(row, stride, |a, b| [a[0].wrapping_add(b[0])]),
-                2 => undo_horizontal::<2>(row, stride, |a, b| {
-                    u16::from_ne_bytes(a)
-                        .wrapping_add(u16::from_ne_bytes(b))
-                        .to_ne_bytes()
-                }),
-                4 => undo_horizontal::<4>(row, stride, |a, b| {
-                    u32::from_ne_bytes(a)
-                        .wrapping_add(u32::from_ne_bytes(b))
-                        .to_ne_bytes()
-                }),
-                _ => undo_horizontal::<8>(row, stride, |a, b| {
-                    u64::from_ne_bytes(a)
-                        .wrapping_add(u64::from_ne_bytes(b))
-                        .to_ne_bytes()
-                }),
-            }
+        _ => {
+            // Uncompressed strips may legally be short at the end; copy what is there.
+            let n = raw.len().min(expected);
+            out[..n].copy_from_slice(&raw[..n]);
         }
     }
     Ok(out)
 }
 
+/// A 1-bit mask chunk as one byte per pixel, 0 or 255.
+fn decode_mask_chunk(img: &Image, chunk: usize, raw: &[u8]) -> Result<Vec<u8>> {
+    let (rows, size) = chunk_shape(img, chunk);
+    let packed = decompress(img, chunk, raw, size)?;
+    Ok(unpack_bits(
+        &packed,
+        img.block_w as usize,
+        rows,
+        img.row_bytes(),
+    ))
+}
+
+/// Decompresses one chunk and undoes byte order and predictor: native-endian samples.
+fn decode_chunk(img: &Image, chunk: usize, raw: &[u8], big_endian: bool) -> Result<Vec<u8>> {
+    let (_, size) = chunk_shape(img, chunk);
+    let mut bytes = decompress(img, chunk, raw, size)?;
+    let row_bytes = img.row_bytes();
+    let stride = img.chunk_bands() as usize;
+    let sample = img.dtype.size();
+    if img.predictor == 3 {
+        for row in bytes.chunks_exact_mut(row_bytes) {
+            undo_float_predictor(row, stride, sample);
+        }
+        return Ok(bytes);
+    }
+    if big_endian != cfg!(target_endian = "big") && sample > 1 {
+        for s in bytes.chunks_exact_mut(sample) {
+            s.reverse();
+        }
+    }
+    if img.predictor == 2 {
+        // Integer differences on the sample's width (floats included, as libtiff does).
+        match sample {
+            1 => undo_horizontal::<u8>(&mut bytes, row_bytes, stride, u8::wrapping_add),
+            2 => with_words::<u16>(&mut bytes, |w| {
+                undo_horizontal(w, row_bytes / 2, stride, u16::wrapping_add)
+            }),
+            4 => with_words::<u32>(&mut bytes, |w| {
+                undo_horizontal(w, row_bytes / 4, stride, u32::wrapping_add)
+            }),
+            _ => with_words::<u64>(&mut bytes, |w| {
+                undo_horizontal(w, row_bytes / 8, stride, u64::wrapping_add)
+            }),
+        }
+    }
+    Ok(bytes)
+}
+
+/// Runs `f` on the bytes as words; allocations are aligned in practice, else via a copy.
+fn with_words<W: bytemuck::Pod>(bytes: &mut [u8], f: impl FnOnce(&mut [W])) {
+    match bytemuck::try_cast_slice_mut::<u8, W>(bytes) {
+        Ok(words) => f(words),
+        Err(_) => {
+            let mut words: Vec<W> = bytemuck::pod_collect_to_vec(bytes);
+            f(&mut words);
+            bytes.copy_from_slice(bytemuck::cast_slice(&words));
+        }
+    }
+}
+
 /// Horizontal differencing: each sample adds the same band's sample one pixel to the left.
-fn undo_horizontal<const N: usize>(
-    row: &mut [u8],
+/// The running sums stay in registers (a load-add-store chain through memory is ~4x slower).
+fn undo_horizontal<W: Copy + Default>(
+    data: &mut [W],
+    row_len: usize,
     stride: usize,
-    add: impl Fn([u8; N], [u8; N]) -> [u8; N],
+    add: impl Fn(W, W) -> W,
 ) {
-    let step = stride * N;
-    for i in (step..row.len() - row.len() % N).step_by(N) {
-        let prev: [u8; N] = row[i - step..i - step + N].try_into().unwrap_or([0; N]);
-        let cur: [u8; N] = row[i..i + N].try_into().unwrap_or([0; N]);
-        row[i..i + N].copy_from_slice(&add(cur, prev));
+    if stride == 1 {
+        for row in data.chunks_exact_mut(row_len) {
+            let mut acc = W::default();
+            for v in row.iter_mut() {
+                acc = add(acc, *v);
+                *v = acc;
+            }
+        }
+        return;
+    }
+    let mut acc = vec![W::default(); stride];
+    for row in data.chunks_exact_mut(row_len) {
+        acc.iter_mut().for_each(|a| *a = W::default());
+        for px in row.chunks_exact_mut(stride) {
+            for (a, v) in acc.iter_mut().zip(px.iter_mut()) {
+                *a = add(*a, *v);
+                *v = *a;
+            }
+        }
     }
 }
 
@@ -1015,8 +1078,22 @@ fn unpack_bits(packed: &[u8], width: usize, rows: usize, row_bytes: usize) -> Ve
     out
 }
 
-/// Copies the part of a decoded chunk that falls in the window into the band-sequential output.
+/// Copies the part of a decoded chunk (native-endian bytes) that falls in the window into the
+/// band-sequential output.
 fn place<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize, data: &[u8]) {
+    match bytemuck::try_cast_slice::<u8, T>(data) {
+        Ok(samples) => place_samples(out, img, w, chunk, samples),
+        Err(_) => place_samples(
+            out,
+            img,
+            w,
+            chunk,
+            &bytemuck::pod_collect_to_vec::<u8, T>(data),
+        ),
+    }
+}
+
+fn place_samples<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize, data: &[T]) {
     let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
     let plane = chunk / per_plane;
     let i = (chunk % per_plane) as u32;
@@ -1029,24 +1106,30 @@ fn place<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize, data: &
     if cx0 >= cx1 || cy0 >= cy1 {
         return;
     }
-    let is_mask = img.bits == 1;
-    let size = if is_mask { 1 } else { img.dtype.size() };
-    let cb = if is_mask {
+    let cb = if img.bits == 1 {
         1
     } else {
         img.chunk_bands() as usize
     };
     let n_out = w.width as usize * w.height as usize;
-    let row_len = img.block_w as usize * cb * size;
+    let row_len = img.block_w as usize * cb;
+    let (span, sx, dx) = (
+        (cx1 - cx0) as usize,
+        (cx0 - x0) as usize,
+        (cx0 - w.col) as usize,
+    );
     for y in cy0..cy1 {
         let src_row = &data[(y - y0) as usize * row_len..][..row_len];
-        let dst_row = (y - w.row) as usize * w.width as usize;
+        let dst_row = (y - w.row) as usize * w.width as usize + dx;
+        if cb == 1 {
+            let band = if img.planar { plane } else { 0 };
+            out[band * n_out + dst_row..][..span].copy_from_slice(&src_row[sx..sx + span]);
+            continue;
+        }
         for b in 0..cb {
-            let band = if img.planar { plane } else { b };
-            let dst = &mut out[band * n_out + dst_row..][..w.width as usize];
-            for x in cx0..cx1 {
-                let s = ((x - x0) as usize * cb + b) * size;
-                dst[(x - w.col) as usize] = T::from_ne(&src_row[s..s + size]);
+            let dst = &mut out[b * n_out + dst_row..][..span];
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = src_row[(sx + k) * cb + b];
             }
         }
     }
