@@ -44,15 +44,14 @@ pub fn hex(c: [u8; 3]) -> String {
 
 /// RGBA pixels for values rescaled over `[lo, hi]` through `cmap`; NaN is transparent.
 pub fn apply(values: &[f64], lo: f64, hi: f64, cmap: &Colormap) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len() * 4);
+    let mut out = vec![0u8; values.len() * 4];
     let k = 255.0 / (hi - lo);
-    for &v in values {
-        if v.is_nan() {
-            out.extend_from_slice(&[0, 0, 0, 0]);
-        } else {
-            let i = ((v - lo) * k).clamp(0.0, 255.0).round() as usize;
-            let [r, g, b] = cmap[i];
-            out.extend_from_slice(&[r, g, b, 255]);
+    for (px, &v) in out.chunks_exact_mut(4).zip(values) {
+        if !v.is_nan() {
+            // +0.5 and truncation: rounding without a libm call.
+            let i = (((v - lo) * k).clamp(0.0, 255.0) + 0.5) as usize;
+            let [r, g, b] = cmap[i.min(255)];
+            px.copy_from_slice(&[r, g, b, 255]);
         }
     }
     out

@@ -209,6 +209,21 @@ impl Raster {
         with_buffer!(&self.data, v => v[b * n..(b + 1) * n].iter().map(|x| x.to_f64()).collect())
     }
 
+    /// A raster of the given bands (0-based), in that order.
+    pub fn select_bands(&self, bands: &[usize]) -> Raster {
+        if bands.iter().copied().eq(0..self.bands) {
+            return self.clone();
+        }
+        let n = self.width * self.height;
+        let data = with_buffer!(&self.data, v => Sample::wrap(bands.iter().flat_map(|&b| v[b * n..(b + 1) * n].iter().copied()).collect()));
+        Raster {
+            width: self.width,
+            height: self.height,
+            bands: bands.len(),
+            data,
+        }
+    }
+
     /// All bands as float64 with NaN where the value is `nodata` or `mask` is 0.
     pub fn to_f64_masked(&self, nodata: Option<f64>, mask: Option<&[u8]>) -> Raster {
         let n = self.width * self.height;

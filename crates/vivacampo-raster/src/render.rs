@@ -43,6 +43,40 @@ impl Selection {
             .collect()
     }
 
+    /// The file bands (1-based) the selection reads, without repeats.
+    pub fn file_bands(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        match self {
+            Selection::Band(n) => out.push(*n),
+            Selection::Index { name, bands } => {
+                for need in index::bands(name).unwrap_or(&[]) {
+                    if let Some((_, n)) = bands.iter().find(|(b, _)| b == need)
+                        && !out.contains(n)
+                    {
+                        out.push(*n);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The same selection over a raster that holds only `file_bands`, in that order.
+    fn remapped(&self, file_bands: &[usize]) -> Selection {
+        let at = |n: usize| file_bands.iter().position(|&f| f == n).map_or(n, |p| p + 1);
+        match self {
+            Selection::Band(n) => Selection::Band(at(*n)),
+            Selection::Index { name, bands } => Selection::Index {
+                name: name.clone(),
+                bands: bands
+                    .iter()
+                    .filter(|(_, n)| file_bands.contains(n))
+                    .map(|&(b, n)| (b, at(n)))
+                    .collect(),
+            },
+        }
+    }
+
     fn check(&self, file_bands: usize) -> Result<()> {
         let ok = |n: usize| (1..=file_bands).contains(&n);
         match self {
@@ -194,8 +228,19 @@ pub fn tile_png<R: ReadAt + ?Sized>(
     tile::validate(z, x, y)?;
     selection.check(tiff.bands() as usize)?;
     let grid = tile::grid(z, x, y, 256);
-    let warped = warp::read_into_grid(tiff, src, &grid, Resampling::Bilinear)?;
-    let pixels = rgba(&warped, selection, &scalings(tiff), style, tiff.dtype())?;
+    // Warp only the bands the selection reads.
+    let used = selection.file_bands();
+    let zero_based: Vec<usize> = used.iter().map(|n| n - 1).collect();
+    let warped = warp::read_into_grid(tiff, src, &grid, Resampling::Bilinear, Some(&zero_based))?;
+    let all = scalings(tiff);
+    let used_scalings: Vec<Scaling> = used.iter().map(|&n| all[n - 1]).collect();
+    let pixels = rgba(
+        &warped,
+        &selection.remapped(&used),
+        &used_scalings,
+        style,
+        tiff.dtype(),
+    )?;
     if pixels.chunks_exact(4).all(|p| p[3] == 0) {
         return Ok(None);
     }

@@ -490,6 +490,14 @@ impl Tiff {
             && matches!((first_data, last_ifd), (Some(d), Some(i)) if i < d)
     }
 
+    /// The geotransform of a window's top-left pixel at a level.
+    pub fn window_transform(&self, level: usize, window: Window) -> Option<GeoTransform> {
+        let t = self.level_transform(level)?;
+        let (x, y) = t.apply(f64::from(window.col), f64::from(window.row));
+        let g = t.0;
+        Some(GeoTransform([x, g[1], g[2], y, g[4], g[5]]))
+    }
+
     /// The internal mask matching a level's size, if the file has one.
     pub fn mask_for(&self, level: usize) -> Option<usize> {
         let l = self.levels.get(level)?;

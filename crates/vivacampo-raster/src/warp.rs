@@ -11,7 +11,6 @@ use crate::geo::{GeoTransform, Grid};
 use crate::raster::{Buffer, Raster};
 use crate::source::ReadAt;
 use crate::tiff::{Tiff, Window};
-use crate::with_buffer;
 
 const LATTICE: usize = 16;
 
@@ -98,8 +97,9 @@ fn source_positions(grid: &Grid, src_crs: &Crs, to_src: &GeoTransform) -> Result
         .collect();
     let mut out = Vec::with_capacity(w * h);
     let mut ri = 0;
+    let mut line = vec![(0.0, 0.0); cols.len()];
     for r in 0..h {
-        while ri + 1 < rows.len() - 1 && rows[ri + 1] <= r {
+        while ri + 2 < rows.len() && rows[ri + 1] <= r {
             ri += 1;
         }
         let (r0, r1) = (rows[ri], rows[(ri + 1).min(rows.len() - 1)]);
@@ -108,29 +108,62 @@ fn source_positions(grid: &Grid, src_crs: &Crs, to_src: &GeoTransform) -> Result
         } else {
             0.0
         };
-        let mut ci = 0;
-        for c in 0..w {
-            while ci + 1 < cols.len() - 1 && cols[ci + 1] <= c {
-                ci += 1;
+        let (top, bottom) = (
+            &lattice[ri * cols.len()..][..cols.len()],
+            &lattice[(ri + 1).min(rows.len() - 1) * cols.len()..][..cols.len()],
+        );
+        for ((l, a), b) in line.iter_mut().zip(top).zip(bottom) {
+            *l = (a.0 + (b.0 - a.0) * fy, a.1 + (b.1 - a.1) * fy);
+        }
+        // Between lattice columns the position moves by a constant step.
+        out.push(line[0]);
+        for ci in 0..cols.len() - 1 {
+            let (c0, c1) = (cols[ci], cols[ci + 1]);
+            let (a, b) = (line[ci], line[ci + 1]);
+            let n = (c1 - c0) as f64;
+            for k in 1..=(c1 - c0) {
+                let t = k as f64 / n;
+                out.push((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t));
             }
-            let (c0, c1) = (cols[ci], cols[(ci + 1).min(cols.len() - 1)]);
-            let fx = if c1 > c0 {
-                (c - c0) as f64 / (c1 - c0) as f64
-            } else {
-                0.0
-            };
-            let at = |rr: usize, cc: usize| lattice[rr * cols.len() + cc];
-            let (i0, i1) = (ci, (ci + 1).min(cols.len() - 1));
-            let (j0, j1) = (ri, (ri + 1).min(rows.len() - 1));
-            let lerp = |a: (f64, f64), b: (f64, f64), t: f64| {
-                (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
-            };
-            let top = lerp(at(j0, i0), at(j0, i1), fx);
-            let bottom = lerp(at(j1, i0), at(j1, i1), fx);
-            out.push(lerp(top, bottom, fy));
         }
     }
     Ok(out)
+}
+
+/// Bilinear (widened when downsampling) at one position, renormalised over valid taps as
+/// GDAL does at nodata and edges; NaN when no tap is valid.
+fn bilinear_general(band: &[f64], w: usize, h: usize, px: f64, py: f64, kernel: &Kernel) -> f64 {
+    let (fx, fy) = (px - 0.5, py - 0.5);
+    let (c0, r0) = (floor_int(fx), floor_int(fy));
+    let (dx, dy) = (fx - c0 as f64, fy - r0 as f64);
+    let (mut sum, mut wsum) = (0.0, 0.0);
+    for j in 1 - kernel.ry..=kernel.ry {
+        let wy = (1.0 - (kernel.sy * (f64::from(j) - dy)).abs()).max(0.0);
+        let rr = r0 + j as isize;
+        if wy == 0.0 || rr < 0 || rr as usize >= h {
+            continue;
+        }
+        for i in 1 - kernel.rx..=kernel.rx {
+            let wx = (1.0 - (kernel.sx * (f64::from(i) - dx)).abs()).max(0.0);
+            let c = c0 + i as isize;
+            if wx == 0.0 || c < 0 || c as usize >= w {
+                continue;
+            }
+            let x = band[rr as usize * w + c as usize];
+            if x.is_finite() {
+                sum += x * wx * wy;
+                wsum += wx * wy;
+            }
+        }
+    }
+    if wsum > 0.0 { sum / wsum } else { f64::NAN }
+}
+
+/// `x.floor()` as an integer without a libm call (x86-64's baseline has no rounding
+/// instruction and the warp does this per pixel).
+fn floor_int(x: f64) -> isize {
+    let t = x as isize;
+    if (t as f64) > x { t - 1 } else { t }
 }
 
 /// Chooses the overview whose resolution best fits the grid (the coarsest one still at least
@@ -195,69 +228,66 @@ pub fn warp(src: &Source, grid: &Grid, resampling: Resampling) -> Result<Raster>
         .ok_or_else(|| Error::Invalid("singular geotransform".into()))?;
     let pos = source_positions(grid, src.crs, &inv)?;
     let r = src.raster;
-    let bands = r.bands;
-    let n = grid.width * grid.height;
-    let plane = r.width * r.height;
+    let (bands, n, plane, w, h) = (
+        r.bands,
+        grid.width * grid.height,
+        r.width * r.height,
+        r.width,
+        r.height,
+    );
+    // Every "no data" reason becomes NaN once, so the kernels only test finiteness.
+    let Buffer::F64(mut vals) = r.to_f64_masked(src.nodata, src.mask).data else {
+        return Err(Error::Invalid(
+            "internal: masked raster is not float64".into(),
+        ));
+    };
+    vals.iter_mut()
+        .filter(|v| v.is_infinite())
+        .for_each(|v| *v = f64::NAN);
     let mut out = vec![f64::NAN; n * bands];
-    let valid = |i: usize| src.mask.is_none_or(|m| m[i] != 0);
     let kernel = Kernel::new(&pos, grid.width, grid.height);
-    with_buffer!(&r.data, v => {
-        let value = |b: usize, i: usize| {
-            let x = crate::raster::Sample::to_f64(v[b * plane + i]);
-            if !x.is_finite() || src.nodata.is_some_and(|nd| x == nd || (nd.is_nan() && x.is_nan())) || !valid(i) {
-                f64::NAN
-            } else {
-                x
-            }
-        };
-        for (k, &(px, py)) in pos.iter().enumerate() {
-            match resampling {
-                Resampling::Nearest => {
-                    let (c, rr) = (px.floor(), py.floor());
-                    if c >= 0.0 && rr >= 0.0 && (c as usize) < r.width && (rr as usize) < r.height {
-                        let i = rr as usize * r.width + c as usize;
-                        for b in 0..bands {
-                            out[b * n + k] = value(b, i);
-                        }
-                    }
-                }
-                Resampling::Bilinear => {
-                    if px < 0.0 || py < 0.0 || px > r.width as f64 || py > r.height as f64 {
-                        continue;
-                    }
-                    let (fx, fy) = (px - 0.5, py - 0.5);
-                    let (c0, r0) = (fx.floor(), fy.floor());
-                    let (dx, dy) = (fx - c0, fy - r0);
+    let inside = |px: f64, py: f64| px >= 0.0 && py >= 0.0 && px < w as f64 && py < h as f64;
+    match resampling {
+        Resampling::Nearest => {
+            for (k, &(px, py)) in pos.iter().enumerate() {
+                if inside(px, py) {
+                    let i = py as usize * w + px as usize;
                     for b in 0..bands {
-                        // Renormalise over valid taps, as GDAL does at nodata and edges.
-                        let (mut sum, mut wsum) = (0.0, 0.0);
-                        for j in 1 - kernel.ry..=kernel.ry {
-                            let wy = (1.0 - (kernel.sy * (f64::from(j) - dy)).abs()).max(0.0);
-                            let rr = r0 + f64::from(j);
-                            if wy == 0.0 || rr < 0.0 || rr >= r.height as f64 {
-                                continue;
-                            }
-                            for i in 1 - kernel.rx..=kernel.rx {
-                                let wx = (1.0 - (kernel.sx * (f64::from(i) - dx)).abs()).max(0.0);
-                                let c = c0 + f64::from(i);
-                                if wx == 0.0 || c < 0.0 || c >= r.width as f64 {
-                                    continue;
-                                }
-                                let x = value(b, rr as usize * r.width + c as usize);
-                                if x.is_finite() {
-                                    sum += x * wx * wy;
-                                    wsum += wx * wy;
-                                }
-                            }
-                        }
-                        if wsum > 0.0 {
-                            out[b * n + k] = sum / wsum;
-                        }
+                        out[b * n + k] = vals[b * plane + i];
                     }
                 }
             }
         }
-    });
+        Resampling::Bilinear => {
+            let fast = kernel.rx == 1 && kernel.ry == 1;
+            for (k, &(px, py)) in pos.iter().enumerate() {
+                if !inside(px, py) {
+                    continue;
+                }
+                let (fx, fy) = (px - 0.5, py - 0.5);
+                let (c0, r0) = (floor_int(fx), floor_int(fy));
+                // The plain 2 x 2 kernel with all taps inside; else the general path.
+                let interior =
+                    fast && c0 >= 0 && r0 >= 0 && (c0 as usize) + 1 < w && (r0 as usize) + 1 < h;
+                let (dx, dy) = (fx - c0 as f64, fy - r0 as f64);
+                for b in 0..bands {
+                    let band = &vals[b * plane..(b + 1) * plane];
+                    if interior {
+                        let i = r0 as usize * w + c0 as usize;
+                        let top = band[i] * (1.0 - dx) + band[i + 1] * dx;
+                        let bottom = band[i + w] * (1.0 - dx) + band[i + w + 1] * dx;
+                        let v = top * (1.0 - dy) + bottom * dy;
+                        // NaN here means a tap is no data: renormalise on the general path.
+                        if v.is_finite() {
+                            out[b * n + k] = v;
+                            continue;
+                        }
+                    }
+                    out[b * n + k] = bilinear_general(band, w, h, px, py, &kernel);
+                }
+            }
+        }
+    }
     Ok(Raster {
         width: grid.width,
         height: grid.height,
@@ -267,23 +297,33 @@ pub fn warp(src: &Source, grid: &Grid, resampling: Resampling) -> Result<Raster>
 }
 
 /// Plans, reads and warps from a sync source, using the file's nodata and internal mask.
+/// `bands` (0-based) limits the warp to the bands a caller needs; the result has them in that
+/// order.
 pub fn read_into_grid<R: ReadAt + ?Sized>(
     tiff: &Tiff,
     src: &R,
     grid: &Grid,
     resampling: Resampling,
+    bands: Option<&[usize]>,
 ) -> Result<Raster> {
+    let all: Vec<usize> = (0..tiff.bands() as usize).collect();
+    let bands = bands.unwrap_or(&all);
+    if bands.iter().any(|&b| b >= all.len()) {
+        return Err(Error::Invalid(format!("band out of 1..={}", all.len())));
+    }
     let plan = plan(tiff, grid)?;
     let Some(window) = plan.window else {
-        let n = grid.width * grid.height * tiff.bands() as usize;
+        let n = grid.width * grid.height * bands.len();
         return Ok(Raster {
             width: grid.width,
             height: grid.height,
-            bands: tiff.bands() as usize,
+            bands: bands.len(),
             data: Buffer::F64(vec![f64::NAN; n]),
         });
     };
-    let raster = tiff.read_window(src, plan.level, window)?;
+    let raster = tiff
+        .read_window(src, plan.level, window)?
+        .select_bands(bands);
     let mask = match tiff.mask_for(plan.level) {
         Some(m) => {
             let p = tiff.plan(m, window, true)?;
@@ -302,14 +342,12 @@ pub fn read_into_grid<R: ReadAt + ?Sized>(
             .epsg
             .ok_or_else(|| Error::Invalid("raster has no EPSG code".into()))?,
     )?;
-    let level_t = tiff
-        .level_transform(plan.level)
+    let transform = tiff
+        .window_transform(plan.level, window)
         .ok_or_else(|| Error::Invalid("no level transform".into()))?;
-    let (x, y) = level_t.apply(f64::from(window.col), f64::from(window.row));
-    let g = level_t.0;
     let source = Source {
         raster: &raster,
-        transform: GeoTransform([x, g[1], g[2], y, g[4], g[5]]),
+        transform,
         crs: &crs,
         nodata: tiff.nodata,
         mask: mask.as_deref(),

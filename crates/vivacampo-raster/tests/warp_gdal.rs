@@ -28,7 +28,7 @@ fn tiles_match_gdalwarp() {
         } else {
             Resampling::Bilinear
         };
-        let got = read_into_grid(&t, &bytes, &grid, method)
+        let got = read_into_grid(&t, &bytes, &grid, method, None)
             .unwrap()
             .band_f64(0);
         let want: Vec<Option<f64>> = c["values"]
@@ -100,7 +100,7 @@ fn picks_the_coarsest_overview_still_as_fine_as_the_target() {
         transform: GeoTransform::north_up(500000.0, 7500000.0, 10.0, 10.0),
         epsg: 32722,
     };
-    let warped = read_into_grid(&t, &bytes, &grid, Resampling::Nearest).unwrap();
+    let warped = read_into_grid(&t, &bytes, &grid, Resampling::Nearest, None).unwrap();
     let direct = t
         .read_window(&bytes, 0, tiff::Window::new(0, 0, 70, 50))
         .unwrap();
