@@ -862,8 +862,9 @@ fn chunks_for(img: &Image, w: Window) -> Vec<usize> {
     out
 }
 
-/// Decodes a plan's chunks into the band-sequential output, in parallel batches so memory
-/// stays at one batch of tiles plus the output.
+/// Decodes a plan's chunks into the band-sequential output. The output is cut into strips,
+/// one per tile row, that fill in parallel (each decoding its tiles in parallel too), so
+/// placement is not a serial tail and memory holds at most the tiles being placed.
 fn decode_into<T: Sample>(
     out: &mut [T],
     img: &Image,
@@ -871,31 +872,61 @@ fn decode_into<T: Sample>(
     bytes: &Ranges,
     big_endian: bool,
 ) -> Result<()> {
-    let batch = (rayon::current_num_threads() * 2).max(1);
-    for group in plan.chunks.chunks(batch) {
-        let decoded: Vec<(usize, Option<Vec<u8>>)> = group
-            .par_iter()
-            .map(|&c| {
-                let (o, len) = (img.offsets[c], img.byte_counts[c]);
-                if o == 0 || len == 0 {
-                    return Ok((c, None));
-                }
-                let raw = bytes.get(o, len)?;
-                let chunk = if img.bits == 1 {
-                    decode_mask_chunk(img, c, raw)?
-                } else {
-                    decode_chunk(img, c, raw, big_endian)?
-                };
-                Ok((c, Some(chunk)))
-            })
-            .collect::<Result<_>>()?;
-        for (c, chunk) in decoded {
-            if let Some(chunk) = chunk {
-                place(out, img, plan.window, c, &chunk);
-            }
+    let w = plan.window;
+    let (width, n) = (w.width as usize, w.width as usize * w.height as usize);
+    let (by0, by1) = (w.row / img.block_h, (w.row + w.height - 1) / img.block_h);
+    // (tile row, first and end output row) of each strip.
+    let bounds: Vec<(u32, usize, usize)> = (by0..=by1)
+        .map(|by| {
+            let ya = (by * img.block_h).max(w.row) - w.row;
+            let yb = ((by + 1) * img.block_h).min(w.row + w.height) - w.row;
+            (by, ya as usize, yb as usize)
+        })
+        .collect();
+    // strips[s][p]: strip s of output plane p.
+    let mut strips: Vec<Vec<&mut [T]>> = bounds.iter().map(|_| Vec::new()).collect();
+    for plane in out.chunks_mut(n) {
+        let mut rest = plane;
+        for (s, &(_, ya, yb)) in bounds.iter().enumerate() {
+            let (head, tail) = rest.split_at_mut((yb - ya) * width);
+            strips[s].push(head);
+            rest = tail;
         }
     }
-    Ok(())
+    let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
+    strips
+        .into_par_iter()
+        .zip(bounds.par_iter())
+        .try_for_each(|(mut strip, &(by, ya, _))| {
+            let in_row: Vec<usize> = plan
+                .chunks
+                .iter()
+                .copied()
+                .filter(|c| (c % per_plane) as u32 / img.blocks_across() == by)
+                .collect();
+            let decoded: Vec<(usize, Option<Vec<u8>>)> = in_row
+                .par_iter()
+                .map(|&c| {
+                    let (o, len) = (img.offsets[c], img.byte_counts[c]);
+                    if o == 0 || len == 0 {
+                        return Ok((c, None));
+                    }
+                    let raw = bytes.get(o, len)?;
+                    let chunk = if img.bits == 1 {
+                        decode_mask_chunk(img, c, raw)?
+                    } else {
+                        decode_chunk(img, c, raw, big_endian)?
+                    };
+                    Ok((c, Some(chunk)))
+                })
+                .collect::<Result<_>>()?;
+            for (c, chunk) in decoded {
+                if let Some(chunk) = chunk {
+                    place(&mut strip, img, w, ya, c, &chunk);
+                }
+            }
+            Ok(())
+        })
 }
 
 /// Rows stored in a chunk and its decompressed size in bytes.
@@ -1086,22 +1117,37 @@ fn unpack_bits(packed: &[u8], width: usize, rows: usize, row_bytes: usize) -> Ve
     out
 }
 
-/// Copies the part of a decoded chunk (native-endian bytes) that falls in the window into the
-/// band-sequential output.
-fn place<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize, data: &[u8]) {
+/// Copies the part of a decoded chunk (native-endian bytes) that falls in the window into a
+/// strip of the output: `strip[p]` holds output rows from `ya` of plane `p`.
+fn place<T: Sample>(
+    strip: &mut [&mut [T]],
+    img: &Image,
+    w: Window,
+    ya: usize,
+    chunk: usize,
+    data: &[u8],
+) {
     match bytemuck::try_cast_slice::<u8, T>(data) {
-        Ok(samples) => place_samples(out, img, w, chunk, samples),
+        Ok(samples) => place_samples(strip, img, w, ya, chunk, samples),
         Err(_) => place_samples(
-            out,
+            strip,
             img,
             w,
+            ya,
             chunk,
             &bytemuck::pod_collect_to_vec::<u8, T>(data),
         ),
     }
 }
 
-fn place_samples<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize, data: &[T]) {
+fn place_samples<T: Sample>(
+    strip: &mut [&mut [T]],
+    img: &Image,
+    w: Window,
+    ya: usize,
+    chunk: usize,
+    data: &[T],
+) {
     let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
     let plane = chunk / per_plane;
     let i = (chunk % per_plane) as u32;
@@ -1119,7 +1165,6 @@ fn place_samples<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize,
     } else {
         img.chunk_bands() as usize
     };
-    let n_out = w.width as usize * w.height as usize;
     let row_len = img.block_w as usize * cb;
     let (span, sx, dx) = (
         (cx1 - cx0) as usize,
@@ -1128,14 +1173,14 @@ fn place_samples<T: Sample>(out: &mut [T], img: &Image, w: Window, chunk: usize,
     );
     for y in cy0..cy1 {
         let src_row = &data[(y - y0) as usize * row_len..][..row_len];
-        let dst_row = (y - w.row) as usize * w.width as usize + dx;
+        let dst_row = ((y - w.row) as usize - ya) * w.width as usize + dx;
         if cb == 1 {
             let band = if img.planar { plane } else { 0 };
-            out[band * n_out + dst_row..][..span].copy_from_slice(&src_row[sx..sx + span]);
+            strip[band][dst_row..][..span].copy_from_slice(&src_row[sx..sx + span]);
             continue;
         }
-        for b in 0..cb {
-            let dst = &mut out[b * n_out + dst_row..][..span];
+        for (b, dst_plane) in strip.iter_mut().enumerate().take(cb) {
+            let dst = &mut dst_plane[dst_row..][..span];
             for (k, d) in dst.iter_mut().enumerate() {
                 *d = src_row[(sx + k) * cb + b];
             }
