@@ -490,6 +490,35 @@ impl Tiff {
             && matches!((first_data, last_ifd), (Some(d), Some(i)) if i < d)
     }
 
+    /// The pixel window of `level` covering `[minx, miny, maxx, maxy]` in the raster's CRS
+    /// (clipped to the image), or `None` when they do not overlap.
+    pub fn window_for_bounds(&self, level: usize, bounds: [f64; 4]) -> Option<Window> {
+        let inv = self.level_transform(level)?.invert()?;
+        let l = self.levels.get(level)?;
+        let corners = [
+            (bounds[0], bounds[1]),
+            (bounds[0], bounds[3]),
+            (bounds[2], bounds[1]),
+            (bounds[2], bounds[3]),
+        ];
+        let (mut c0, mut r0, mut c1, mut r1) = (
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        );
+        for (x, y) in corners {
+            let (c, r) = inv.apply(x, y);
+            (c0, r0, c1, r1) = (c0.min(c), r0.min(r), c1.max(c), r1.max(r));
+        }
+        let c0 = c0.floor().max(0.0);
+        let r0 = r0.floor().max(0.0);
+        let c1 = c1.ceil().min(f64::from(l.width));
+        let r1 = r1.ceil().min(f64::from(l.height));
+        (c1 > c0 && r1 > r0)
+            .then(|| Window::new(c0 as u32, r0 as u32, (c1 - c0) as u32, (r1 - r0) as u32))
+    }
+
     /// The geotransform of a window's top-left pixel at a level.
     pub fn window_transform(&self, level: usize, window: Window) -> Option<GeoTransform> {
         let t = self.level_transform(level)?;

@@ -190,3 +190,19 @@ fn damaged_files_give_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn georeferenced_windows() {
+    let bytes = std::fs::read(fixtures().join("rgbn.tif")).unwrap();
+    let t = tiff::open(&bytes).unwrap();
+    // 5 m pixels from (792988, 2050382): 100 m x 50 m starting 10 px right, 4 px down.
+    let w = t
+        .window_for_bounds(0, [793038.0, 2050112.0, 793138.0, 2050362.0])
+        .unwrap();
+    assert_eq!(w, Window::new(10, 4, 20, 50));
+    assert_eq!(t.window_for_bounds(0, [0.0, 0.0, 10.0, 10.0]), None);
+    let clipped = t
+        .window_for_bounds(0, [792000.0, 2050000.0, 793000.0, 2060000.0])
+        .unwrap();
+    assert_eq!((clipped.col, clipped.row, clipped.width), (0, 0, 3));
+}
