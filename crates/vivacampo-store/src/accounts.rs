@@ -535,3 +535,17 @@ impl Store {
         Ok(after)
     }
 }
+
+impl Store {
+    /// Tenants whose name is exactly `name` (names are not unique).
+    pub async fn tenants_named(&self, name: &str) -> Result<Vec<Tenant>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants t WHERE t.name = $1 ORDER BY t.created_at"
+        )))
+        .bind(name.trim())
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(tenant_from).collect()
+    }
+}

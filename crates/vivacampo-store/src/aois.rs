@@ -170,14 +170,7 @@ impl Store {
         new: NewAoi,
     ) -> Result<(Aoi, String)> {
         let mut tx = self.begin().await?;
-        farm_by_id(&mut tx, tenant_id, &new.farm_id)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => {
-                    StoreError::Conflict("farm_id names no farm of this workspace".into())
-                }
-                other => other,
-            })?;
+        farm_by_id(&mut tx, tenant_id, &new.farm_id).await?;
         check_quota(&mut tx, tenant_id, 1, new.shape.area_ha, 0.0).await?;
         let id = new_id();
         let now = now_ms();

@@ -231,7 +231,7 @@ async fn farms_and_fields_are_scoped_by_tenant() {
             store
                 .create_aoi(&tenant_b, &bia, new_aoi(&farm.id, 1.0))
                 .await,
-            Err(StoreError::Conflict(_))
+            Err(StoreError::NotFound)
         ));
 
         let farm = store.farm(&tenant_a, &farm.id).await.unwrap();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use vivacampo_core::metrics::{JOB_BUCKETS, Registry};
 use vivacampo_store::Store;
 use vivacampo_store::queue::{LeaseState, LeasedJob};
@@ -184,11 +185,15 @@ struct Attempt<H> {
 }
 
 impl<H: JobHandler + 'static> Attempt<H> {
-    async fn run(mut self, leased: LeasedJob) {
+    async fn run(self, leased: LeasedJob) {
+        let job = &leased.job;
+        let span = tracing::info_span!("job", job_id = %job.id, job_type = %job.job_type, attempt = leased.attempt, tenant_id = %job.tenant_id);
+        self.attempt(&leased).instrument(span).await;
+    }
+
+    async fn attempt(mut self, leased: &LeasedJob) {
         let job = &leased.job;
         let started = Instant::now();
-        let span = tracing::info_span!("job", job_id = %job.id, job_type = %job.job_type, attempt = leased.attempt, tenant_id = %job.tenant_id);
-        let _enter = span.enter();
         tracing::info!("job started");
         let ctx = handlers::JobContext {
             store: self.store.clone(),
@@ -210,7 +215,7 @@ impl<H: JobHandler + 'static> Attempt<H> {
                                 Outcome::LeaseLost
                             }
                         },
-                        Ok(Err(error)) => self.fail(&leased, &error).await,
+                        Ok(Err(error)) => self.fail(leased, &error).await,
                         Err(_) => {
                             let limit = leased.timeout;
                             let message = if limit >= Duration::from_secs(1) {
@@ -218,7 +223,7 @@ impl<H: JobHandler + 'static> Attempt<H> {
                             } else {
                                 format!("timed out after {} ms", limit.as_millis())
                             };
-                            match self.fail(&leased, &message).await {
+                            match self.fail(leased, &message).await {
                                 Outcome::Failed | Outcome::Dead => Outcome::TimedOut,
                                 other => other,
                             }

@@ -1,0 +1,9 @@
+//! Handlers, one module per resource. Handlers are thin: check input and role, call the store,
+//! shape the answer.
+
+pub mod admin;
+pub mod aois;
+pub mod auth;
+pub mod farms;
+pub mod jobs;
+pub mod ops;

@@ -1,0 +1,153 @@
+//! `vivacampo demo`: a ready-to-try account with a farm and two fields in Goiás, then `serve`.
+
+use anyhow::{Context, anyhow};
+use clap::Args;
+use vivacampo_core::geometry::FieldGeometry;
+use vivacampo_store::Store;
+use vivacampo_store::accounts::NewIdentity;
+use vivacampo_store::aois::{NewAoi, Shape};
+
+use crate::config::Settings;
+use crate::roles::{Roles, open_store, serve_with};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Email of the demo login.
+    #[arg(long, default_value = "demo@vivacampo.dev")]
+    email: String,
+    /// Password of the demo login.
+    #[arg(long, default_value = "vivacampo-demo")]
+    password: String,
+}
+
+/// A centre pivot of radius `radius_m` as a 48-gon, in lon/lat.
+fn pivot(lon: f64, lat: f64, radius_m: f64) -> serde_json::Value {
+    let metres_per_deg_lat = 110_574.0;
+    let metres_per_deg_lon = 111_320.0 * lat.to_radians().cos();
+    let mut ring: Vec<[f64; 2]> = (0..48)
+        .map(|i| {
+            let a = f64::from(i) / 48.0 * std::f64::consts::TAU;
+            [
+                lon + radius_m * a.cos() / metres_per_deg_lon,
+                lat + radius_m * a.sin() / metres_per_deg_lat,
+            ]
+        })
+        .collect();
+    ring.push(ring[0]);
+    serde_json::json!({"type": "Polygon", "coordinates": [ring]})
+}
+
+/// The demo fields: a soybean pivot and a pasture, on a farm near Rio Verde, Goiás.
+fn demo_fields() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    vec![
+        ("Pivô 1 — Soja", "CROP", pivot(-50.905, -17.745, 560.0)),
+        (
+            "Pastagem Norte",
+            "PASTURE",
+            serde_json::json!({"type": "Polygon", "coordinates": [[
+                [-50.893, -17.731], [-50.878, -17.731], [-50.878, -17.722], [-50.893, -17.722], [-50.893, -17.731]
+            ]]}),
+        ),
+    ]
+}
+
+/// Creates the demo account, farm and fields unless the account exists.
+async fn seed(store: &Store, args: &DemoArgs, backfill_weeks: u32) -> anyhow::Result<bool> {
+    if store.identity_by_email(&args.email).await?.is_some() {
+        return Ok(false);
+    }
+    let password = args.password.clone();
+    let hash =
+        tokio::task::spawn_blocking(move || vivacampo_api::credentials::hash_password(&password))
+            .await?
+            .map_err(|e| anyhow!("{e}"))?;
+    let (identity, tenant) = store
+        .sign_up(
+            NewIdentity {
+                email: &args.email,
+                name: "Demo",
+                password_hash: &hash,
+                is_system_admin: false,
+            },
+            "Fazenda Demo",
+        )
+        .await
+        .context("cannot create the demo account")?;
+    let farm = store
+        .create_farm(
+            &tenant.id,
+            &identity.id,
+            "Fazenda Santa Rita",
+            "America/Sao_Paulo",
+        )
+        .await?;
+    for (name, use_type, geometry) in demo_fields() {
+        let field = FieldGeometry::from_geojson(&geometry)
+            .map_err(|e| anyhow!("demo field {name}: {e}"))?;
+        let shape = Shape {
+            geometry: field.to_geojson(),
+            area_ha: field.area_ha(),
+            bbox: field.bbox(),
+        };
+        store
+            .create_aoi(
+                &tenant.id,
+                &identity.id,
+                NewAoi {
+                    farm_id: farm.id.clone(),
+                    name: name.into(),
+                    use_type: use_type.into(),
+                    shape,
+                    backfill_weeks,
+                },
+            )
+            .await?;
+    }
+    Ok(true)
+}
+
+pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    store.migrate().await?;
+    let created = seed(&store, &args, settings.backfill_weeks).await?;
+    store.close().await;
+    let email = args.email.clone();
+    let password = args.password.clone();
+    serve_with(settings, Roles::ALL, move |addr| {
+        let state = if created {
+            "created"
+        } else {
+            "already present"
+        };
+        println!();
+        println!(
+            "  VivaCampo demo is running ({state}: farm \"Fazenda Santa Rita\" with 2 fields)."
+        );
+        println!("  Open      http://{addr}/");
+        println!("  Sign in   {email} / {password}");
+        println!(
+            "  API       POST http://{addr}/v1/auth/login   ·   docs: http://{addr}/v1/openapi.json"
+        );
+        println!("  Stop      Ctrl-C");
+        println!();
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_fields_are_valid() {
+        for (name, _, geometry) in demo_fields() {
+            let field =
+                FieldGeometry::from_geojson(&geometry).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                field.area_ha() > 50.0 && field.area_ha() < 200.0,
+                "{name}: {}",
+                field.area_ha()
+            );
+        }
+    }
+}

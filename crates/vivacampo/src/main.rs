@@ -1,0 +1,171 @@
+//! `vivacampo`: one binary, four roles (see ARCHITECTURE.md) plus administration and a demo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod admin;
+mod config;
+mod demo;
+mod roles;
+
+/// Satellite crop monitoring for farmers and agronomists.
+#[derive(Parser)]
+#[command(name = "vivacampo", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Settings come from defaults < vivacampo.toml (or --config) < VIVACAMPO_* environment variables < flags.\n\
+Example: VIVACAMPO_DATABASE_URL=postgres://postgres@127.0.0.1/vivacampo vivacampo serve"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings shared by every command; each also has a VIVACAMPO_* variable.
+#[derive(Args)]
+struct GlobalArgs {
+    /// Configuration file (default: ./vivacampo.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [env VIVACAMPO_BIND; default 127.0.0.1:8080].
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    bind: Option<String>,
+    /// Directory for the SQLite database and rasters [env VIVACAMPO_DATA_DIR; default ./vivacampo-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [env VIVACAMPO_DATABASE_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Database pool size [env VIVACAMPO_DB_MAX_CONNECTIONS; default 10].
+    #[arg(long, global = true, value_name = "N")]
+    db_max_connections: Option<String>,
+    /// Wait for a free database connection before answering 503 [env VIVACAMPO_DB_ACQUIRE_TIMEOUT; default 3s].
+    #[arg(long, global = true, value_name = "DURATION")]
+    db_acquire_timeout: Option<String>,
+    /// Lifetime of login tokens [env VIVACAMPO_TOKEN_TTL; default 12h].
+    #[arg(long, global = true, value_name = "DURATION")]
+    token_ttl: Option<String>,
+    /// Allow self sign-up [env VIVACAMPO_SIGNUP; default true].
+    #[arg(long, global = true, value_name = "BOOL")]
+    signup: Option<String>,
+    /// Apply migrations when serve/api start [env VIVACAMPO_MIGRATE_ON_START; default true].
+    #[arg(long, global = true, value_name = "BOOL")]
+    migrate_on_start: Option<String>,
+    /// Largest request body [env VIVACAMPO_BODY_LIMIT; default 2MiB].
+    #[arg(long, global = true, value_name = "SIZE")]
+    body_limit: Option<String>,
+    /// Sign-in attempts per client IP per minute [env VIVACAMPO_AUTH_RATE_LIMIT; default 30].
+    #[arg(long, global = true, value_name = "N")]
+    auth_rate_limit: Option<String>,
+    /// Jobs a worker runs at once [env VIVACAMPO_WORKER_CONCURRENCY; default 2].
+    #[arg(long, global = true, value_name = "N")]
+    worker_concurrency: Option<String>,
+    /// Job lease; a dead worker's job is retried after it [env VIVACAMPO_JOB_LEASE; default 30s].
+    #[arg(long, global = true, value_name = "DURATION")]
+    job_lease: Option<String>,
+    /// Weeks a new field's first backfill covers [env VIVACAMPO_BACKFILL_WEEKS; default 8].
+    #[arg(long, global = true, value_name = "N")]
+    backfill_weeks: Option<String>,
+    /// Time requests and jobs get to finish on shutdown [env VIVACAMPO_SHUTDOWN_GRACE; default 20s].
+    #[arg(long, global = true, value_name = "DURATION")]
+    shutdown_grace: Option<String>,
+    /// Log filter [env VIVACAMPO_LOG; default info].
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+    /// json or text [env VIVACAMPO_LOG_FORMAT; default json].
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+impl GlobalArgs {
+    fn flags(&self) -> Vec<(&'static str, String)> {
+        [
+            ("bind", &self.bind),
+            ("data_dir", &self.data_dir),
+            ("database_url", &self.database_url),
+            ("db_max_connections", &self.db_max_connections),
+            ("db_acquire_timeout", &self.db_acquire_timeout),
+            ("token_ttl", &self.token_ttl),
+            ("signup", &self.signup),
+            ("migrate_on_start", &self.migrate_on_start),
+            ("body_limit", &self.body_limit),
+            ("auth_rate_limit", &self.auth_rate_limit),
+            ("worker_concurrency", &self.worker_concurrency),
+            ("job_lease", &self.job_lease),
+            ("backfill_weeks", &self.backfill_weeks),
+            ("shutdown_grace", &self.shutdown_grace),
+            ("log", &self.log),
+            ("log_format", &self.log_format),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.clone().map(|v| (key, v)))
+        .collect()
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API, tiles, worker and web UI in one process (one machine).
+    Serve,
+    /// HTTP API and web UI only (scale out behind a load balancer).
+    Api,
+    /// Job runner only (scale out: jobs are leased, never run twice at once).
+    Worker,
+    /// Apply database migrations, or show their status.
+    Migrate {
+        /// Only show which migrations are applied and which are pending.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Users, tenants, memberships, dead jobs.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Seed a demo account, farm and fields, then serve.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::resolve(
+        cli.global.config.as_deref(),
+        |name| std::env::var(name).ok(),
+        &cli.global.flags(),
+    ) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("vivacampo: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    roles::init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vivacampo: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => roles::serve(&settings, roles::Roles::ALL).await,
+            Command::Api => roles::serve(&settings, roles::Roles::API).await,
+            Command::Worker => roles::serve(&settings, roles::Roles::WORKER).await,
+            Command::Migrate { status } => roles::migrate(&settings, status).await,
+            Command::Admin(cmd) => admin::run(&settings, cmd).await,
+            Command::Demo(args) => demo::run(&settings, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vivacampo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

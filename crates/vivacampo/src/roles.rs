@@ -1,0 +1,261 @@
+//! Starting the roles: logging, the store, the HTTP server, the worker, shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::sync::watch;
+use vivacampo_api::{ApiConfig, AppState};
+use vivacampo_core::metrics::Registry;
+use vivacampo_store::{Store, StoreOptions, redact};
+use vivacampo_worker::{StandardHandlers, Worker, WorkerConfig};
+
+use crate::config::{LogFormat, Settings};
+
+/// Which roles a process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        api: true,
+        worker: true,
+    };
+    pub const API: Roles = Roles {
+        api: true,
+        worker: false,
+    };
+    pub const WORKER: Roles = Roles {
+        api: false,
+        worker: true,
+    };
+}
+
+/// JSON lines on stdout (or text for people at a terminal), filtered by the `log` setting.
+pub fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    match settings.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Opens the configured database.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let url = settings.database_url();
+    let options = StoreOptions {
+        url: url.clone(),
+        max_connections: settings.db_max_connections,
+        acquire_timeout: settings.db_acquire_timeout,
+    };
+    Store::open(&options)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&url)))
+}
+
+/// Applies pending migrations, or refuses to start on a schema that does not match.
+async fn prepare_schema(store: &Store, apply: bool) -> anyhow::Result<()> {
+    if apply {
+        let applied = store.migrate().await?;
+        if !applied.is_empty() {
+            tracing::info!(versions = ?applied, "applied database migrations");
+        }
+    } else if !store.migrations_current().await? {
+        bail!("the database schema is not current: run `vivacampo migrate` first");
+    }
+    Ok(())
+}
+
+/// `vivacampo migrate [--status]`.
+pub async fn migrate(settings: &Settings, status_only: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    if !status_only {
+        let applied = store.migrate().await?;
+        if applied.is_empty() {
+            println!(
+                "database {} is up to date",
+                redact(&settings.database_url())
+            );
+        } else {
+            println!(
+                "applied {} migration(s) to {}",
+                applied.len(),
+                redact(&settings.database_url())
+            );
+        }
+    }
+    println!(
+        "{:>7}  {:<24}  {:<9}  applied at",
+        "version", "name", "state"
+    );
+    for m in store.migration_status().await? {
+        let state = if m.unknown {
+            "UNKNOWN"
+        } else if m.modified {
+            "MODIFIED"
+        } else if m.applied_at.is_some() {
+            "applied"
+        } else {
+            "pending"
+        };
+        let at = m
+            .applied_at
+            .map(vivacampo_api::views::rfc3339)
+            .unwrap_or_default();
+        println!("{:>7}  {:<24}  {:<9}  {at}", m.version, m.name, state);
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Turns true on SIGINT or SIGTERM.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate => {}
+        }
+        tracing::info!("shutdown requested");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The API configuration from the settings.
+pub fn api_config(settings: &Settings) -> ApiConfig {
+    ApiConfig {
+        token_ttl: settings.token_ttl,
+        signup_enabled: settings.signup,
+        body_limit: settings.body_limit,
+        auth_attempts_per_minute: settings.auth_rate_limit,
+        raster_dir: settings.raster_dir(),
+        default_backfill_weeks: settings.backfill_weeks,
+    }
+}
+
+/// Runs the given roles until SIGINT/SIGTERM. `on_listening` is called with the bound address.
+pub async fn serve(settings: &Settings, roles: Roles) -> anyhow::Result<()> {
+    serve_with(settings, roles, |_| {}).await
+}
+
+pub async fn serve_with(
+    settings: &Settings,
+    roles: Roles,
+    on_listening: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    prepare_schema(&store, roles.api && settings.migrate_on_start).await?;
+    let metrics = Arc::new(Registry::new());
+    let shutdown = shutdown_signal();
+
+    let worker = roles.worker.then(|| {
+        let config = WorkerConfig {
+            lease: settings.job_lease,
+            heartbeat: settings.job_lease / 3,
+            shutdown_grace: settings.shutdown_grace,
+            ..WorkerConfig::new(settings.worker_concurrency)
+        };
+        let handlers = StandardHandlers {
+            raster_dir: settings.raster_dir(),
+        };
+        tokio::spawn(
+            Worker::new(store.clone(), handlers, config, metrics.clone()).run(shutdown.clone()),
+        )
+    });
+
+    if roles.api {
+        let listener = tokio::net::TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another server running there?)",
+                    settings.bind
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(store.clone(), api_config(settings), metrics.clone());
+        let app = vivacampo_api::router(state.clone());
+        tokio::spawn(purge_sessions(store.clone()));
+        tracing::info!(address = %addr, database = store.backend().name(), "listening on http://{addr}");
+        on_listening(addr);
+        let draining = {
+            let shutdown = shutdown.clone();
+            let state = state.clone();
+            async move {
+                wait_for(shutdown).await;
+                state.begin_shutdown();
+            }
+        };
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(draining);
+        let grace = settings.shutdown_grace;
+        let deadline = {
+            let shutdown = shutdown.clone();
+            async move {
+                wait_for(shutdown).await;
+                tokio::time::sleep(grace).await;
+            }
+        };
+        tokio::select! {
+            result = server => result.context("HTTP server failed")?,
+            _ = deadline => tracing::warn!("requests still open after the shutdown grace period; closing them"),
+        }
+    } else {
+        wait_for(shutdown.clone()).await;
+    }
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes long-expired sessions once an hour.
+async fn purge_sessions(store: Store) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot purge expired sessions"),
+        }
+    }
+}
