@@ -1,0 +1,349 @@
+//! End-to-end: the real binary, as an operator and a user would run it.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{Server, command, http, login, temp_dir, wait_with_timeout};
+use vivacampo_store::testing::TestDb;
+
+#[test]
+fn demo_serves_logs_in_and_survives_a_restart() {
+    let dir = temp_dir("demo");
+    let server = Server::start({
+        let mut cmd = command(&dir, None);
+        cmd.arg("demo");
+        cmd
+    });
+    assert_eq!(http(server.addr, "GET", "/readyz", None, None).status, 200);
+    let token = login(server.addr, "demo@vivacampo.dev", "vivacampo-demo");
+    let fields = http(server.addr, "GET", "/v1/aois", Some(&token), None).json();
+    assert_eq!(fields["total"], 2);
+    let farms = http(server.addr, "GET", "/v1/farms", Some(&token), None).json();
+    assert_eq!(farms["items"][0]["name"], "Fazenda Santa Rita");
+    let landing = http(server.addr, "GET", "/", None, None);
+    assert_eq!(landing.status, 200);
+    assert!(String::from_utf8_lossy(&landing.body).contains("VivaCampo"));
+
+    // The demo backfills run in the same process.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let jobs = http(
+            server.addr,
+            "GET",
+            "/v1/jobs?type=BACKFILL&status=SUCCEEDED",
+            Some(&token),
+            None,
+        )
+        .json();
+        if jobs["total"] == 2 {
+            assert_eq!(jobs["items"][0]["progress"], json!({"done": 8, "total": 8}));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo backfills did not finish: {jobs}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let created = http(
+        server.addr,
+        "POST",
+        "/v1/farms",
+        Some(&token),
+        Some(&json!({"name": "Retiro"})),
+    );
+    assert_eq!(created.status, 201);
+    assert!(server.stop().success(), "SIGTERM ends the server cleanly");
+
+    // Everything is still there after a restart, and the demo is not seeded twice.
+    let server = Server::start({
+        let mut cmd = command(&dir, None);
+        cmd.arg("demo");
+        cmd
+    });
+    let token = login(server.addr, "demo@vivacampo.dev", "vivacampo-demo");
+    assert_eq!(
+        http(server.addr, "GET", "/v1/farms", Some(&token), None).json()["total"],
+        2
+    );
+    assert_eq!(
+        http(server.addr, "GET", "/v1/aois", Some(&token), None).json()["total"],
+        2
+    );
+    assert!(server.stop().success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn migrate_admin_and_configuration_errors() {
+    let dir = temp_dir("admin");
+    let status = command(&dir, None)
+        .args(["migrate", "--status"])
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("foundation") && text.contains("pending"),
+        "{text}"
+    );
+    let applied = command(&dir, None).arg("migrate").output().unwrap();
+    assert!(String::from_utf8_lossy(&applied.stdout).contains("applied 1 migration"));
+    let again = command(&dir, None).arg("migrate").output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
+
+    let created = command(&dir, None)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "ops@agro.com",
+            "--password",
+            "long-password",
+            "--name",
+            "Ops",
+            "--tenant",
+            "Agro SA",
+            "--role",
+            "OPERATOR",
+            "--system-admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let out: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(
+        (out["role"].as_str(), out["tenant_name"].as_str()),
+        (Some("OPERATOR"), Some("Agro SA"))
+    );
+
+    let server = Server::start({
+        let mut cmd = command(&dir, None);
+        cmd.arg("api");
+        cmd
+    });
+    let token = login(server.addr, "ops@agro.com", "long-password");
+    let me = http(server.addr, "GET", "/v1/me", Some(&token), None).json();
+    assert_eq!(
+        (me["role"].as_str(), me["is_system_admin"].as_bool()),
+        (Some("OPERATOR"), Some(true))
+    );
+    assert_eq!(
+        http(server.addr, "GET", "/v1/admin/tenants", Some(&token), None).json()["total"],
+        1
+    );
+    drop(server);
+
+    let bad = command(&dir, None)
+        .env("VIVACAMPO_DB_ACQUIRE_TIMEOUT", "soon")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    assert!(err.contains("VIVACAMPO_DB_ACQUIRE_TIMEOUT"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two worker processes on PostgreSQL share 500 jobs: each runs exactly once.
+#[test]
+fn two_workers_run_500_jobs_exactly_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestDb::postgres()) else {
+        eprintln!("skipped: VIVACAMPO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let store = db.store.clone();
+    let tenant = rt.block_on(async {
+        let (_, tenant) = store
+            .sign_up(
+                vivacampo_store::accounts::NewIdentity {
+                    email: "a@x.io",
+                    name: "A",
+                    password_hash: "h",
+                    is_system_admin: false,
+                },
+                "W",
+            )
+            .await
+            .unwrap();
+        let more = vivacampo_store::accounts::TenantPatch {
+            max_fields: Some(1000),
+            ..Default::default()
+        };
+        store.update_tenant(&tenant.id, more, None).await.unwrap();
+        let farm = store
+            .create_farm(&tenant.id, "actor", "F", "UTC")
+            .await
+            .unwrap();
+        let shape = vivacampo_store::aois::Shape {
+            geometry: json!({"type": "MultiPolygon", "coordinates": []}),
+            area_ha: 1.0,
+            bbox: [0.0, 0.0, 1.0, 1.0],
+        };
+        for i in 0..500 {
+            store
+                .create_aoi(
+                    &tenant.id,
+                    "actor",
+                    vivacampo_store::aois::NewAoi {
+                        farm_id: farm.id.clone(),
+                        name: format!("f{i}"),
+                        use_type: "CROP".into(),
+                        shape: shape.clone(),
+                        backfill_weeks: 2,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        tenant.id
+    });
+    let dir = temp_dir("workers");
+    let mut workers: Vec<_> = (0..2)
+        .map(|_| {
+            command(&dir, Some(&db.url))
+                .args(["worker", "--worker-concurrency", "4"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    rt.block_on(async {
+        loop {
+            let stats = store.queue_stats().await.unwrap();
+            let succeeded: i64 = stats
+                .depth
+                .iter()
+                .filter(|d| d.1 == vivacampo_core::jobs::JobStatus::Succeeded)
+                .map(|d| d.2)
+                .sum();
+            if succeeded == 500 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not all jobs finished: {stats:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    for w in &workers {
+        support::terminate(w);
+    }
+    for w in &mut workers {
+        assert!(wait_with_timeout(w, Duration::from_secs(30)).success());
+    }
+    rt.block_on(async {
+        let page = vivacampo_store::PageRequest::new(Some(1), Some(200)).unwrap();
+        let jobs = store
+            .list_jobs(Some(&tenant), &Default::default(), page)
+            .await
+            .unwrap();
+        assert_eq!(jobs.total, 500);
+        let mut workers_seen = std::collections::HashSet::new();
+        for p in 1..=3 {
+            let page = vivacampo_store::PageRequest::new(Some(p), Some(200)).unwrap();
+            for job in store
+                .list_jobs(Some(&tenant), &Default::default(), page)
+                .await
+                .unwrap()
+                .items
+            {
+                assert_eq!(job.attempts, 1, "job {} ran more than once", job.id);
+                let runs = store.job_runs(&tenant, &job.id).await.unwrap();
+                assert_eq!(runs.len(), 1);
+                assert_eq!(runs[0].status, "SUCCEEDED");
+                workers_seen.insert(runs[0].worker_id.clone());
+            }
+        }
+        assert_eq!(workers_seen.len(), 2, "both workers took jobs");
+    });
+    rt.block_on(db.drop_db());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runbook scenario 1: with the pool at 2 and slow requests holding both connections, more
+/// requests get 503 within the acquire timeout, and the server recovers by itself.
+#[test]
+fn exhausted_pool_sheds_load_and_recovers() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestDb::postgres()) else {
+        eprintln!("skipped: VIVACAMPO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let dir = temp_dir("pool");
+    let server = Server::start({
+        let mut cmd = command(&dir, Some(&db.url));
+        cmd.args([
+            "api",
+            "--db-max-connections",
+            "2",
+            "--db-acquire-timeout",
+            "500ms",
+        ]);
+        cmd
+    });
+    let signup = http(
+        server.addr,
+        "POST",
+        "/v1/auth/signup",
+        None,
+        Some(&json!({"email": "ana@x.io", "password": "long-password", "name": "Ana"})),
+    );
+    assert_eq!(signup.status, 201);
+    let token = signup.json()["token"].as_str().unwrap().to_owned();
+
+    // A long transaction locks the farms table, so requests that read it hang, holding connections.
+    let mut locker = rt.block_on(async {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        sqlx::query("LOCK TABLE farms IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    });
+    let addr = server.addr;
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let token = token.clone();
+            std::thread::spawn(move || http(addr, "GET", "/v1/farms", Some(&token), None).status)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let shed = http(server.addr, "GET", "/v1/farms", Some(&token), None);
+    let waited = started.elapsed();
+    assert_eq!(shed.status, 503, "{}", String::from_utf8_lossy(&shed.body));
+    assert_eq!(shed.json()["error"]["code"], "UNAVAILABLE");
+    assert!(waited < Duration::from_secs(2), "answered in {waited:?}");
+    rt.block_on(async {
+        sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    });
+    for s in slow {
+        assert_eq!(
+            s.join().unwrap(),
+            200,
+            "the slow requests complete once the lock is gone"
+        );
+    }
+    assert_eq!(
+        http(server.addr, "GET", "/v1/farms", Some(&token), None).status,
+        200
+    );
+    assert!(server.stop().success());
+    rt.block_on(db.drop_db());
+    let _ = std::fs::remove_dir_all(dir);
+}
