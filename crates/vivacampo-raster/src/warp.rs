@@ -1,7 +1,7 @@
 //! Reading a raster into another grid (a Web Mercator tile, a field's UTM grid).
 //!
 //! Target pixel centres are mapped to source pixel positions exactly on a coarse lattice
-//! (every [`LATTICE`] pixels) and bilinearly in between — what GDAL's approximate transformer
+//! (every 16 pixels) and bilinearly in between — what GDAL's approximate transformer
 //! does; the error is far below 0.01 source pixel at tile scales and the cost is ~1/250 of
 //! exact projection.
 
