@@ -3,7 +3,7 @@
 use crate::colormap;
 use crate::error::{Error, Result};
 use crate::index::{self, Band, Scaling};
-use crate::raster::{DType, Raster};
+use crate::raster::{Buffer, DType, Raster};
 use crate::source::ReadAt;
 use crate::tiff::Tiff;
 use crate::tile;
@@ -130,22 +130,41 @@ pub fn values(r: &Raster, selection: &Selection, scalings: &[Scaling]) -> Result
     match selection {
         Selection::Band(n) => Ok(r.band_f64(n - 1)),
         Selection::Index { name, bands } => {
+            // Only the bands the index reads, scaled straight from the raster's samples.
+            let needed = index::bands(name)?;
             let cols: Vec<(Band, Vec<f64>)> = bands
                 .iter()
+                .filter(|(b, _)| needed.contains(b))
                 .map(|&(b, n)| {
                     (
                         b,
-                        scalings
-                            .get(n - 1)
-                            .copied()
-                            .unwrap_or(Scaling::IDENTITY)
-                            .apply(&r.band_f64(n - 1), None),
+                        scaled_band(
+                            r,
+                            n - 1,
+                            scalings.get(n - 1).copied().unwrap_or(Scaling::IDENTITY),
+                        ),
                     )
                 })
                 .collect();
             let input: Vec<(Band, &[f64])> = cols.iter().map(|(b, v)| (*b, v.as_slice())).collect();
             index::compute(name, &input)
         }
+    }
+}
+
+/// One band as `DN × scale + offset`, in one pass.
+fn scaled_band(r: &Raster, b: usize, s: Scaling) -> Vec<f64> {
+    let n = r.width * r.height;
+    match &r.data {
+        Buffer::F64(v) => v[b * n..(b + 1) * n]
+            .iter()
+            .map(|&x| x * s.scale + s.offset)
+            .collect(),
+        _ => r
+            .band_f64(b)
+            .into_iter()
+            .map(|x| x * s.scale + s.offset)
+            .collect(),
     }
 }
 
