@@ -168,9 +168,9 @@ fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_number<T: std::str::FromStr>(text: &str, min: T) -> Result<T, String>
+fn parse_number<T>(text: &str, min: T) -> Result<T, String>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let value: T = text
         .trim()
@@ -180,6 +180,20 @@ where
         return Err(format!("must be at least {min}"));
     }
     Ok(value)
+}
+
+fn at_least(
+    value: Result<Duration, String>,
+    min: Duration,
+    shown: &str,
+) -> Result<Duration, String> {
+    value.and_then(|v| {
+        if v < min {
+            Err(format!("must be at least {shown}"))
+        } else {
+            Ok(v)
+        }
+    })
 }
 
 impl Settings {
@@ -208,42 +222,35 @@ impl Settings {
                 }
                 "db_max_connections" => parse_number(value, 1).map(|v| self.db_max_connections = v),
                 "db_acquire_timeout" => parse_duration(value).map(|v| self.db_acquire_timeout = v),
-                "token_ttl" => parse_duration(value).and_then(|v| {
-                    if v < Duration::from_secs(60) {
-                        Err("must be at least 1m".to_owned())
-                    } else {
-                        Ok(self.token_ttl = v)
-                    }
-                }),
+                "token_ttl" => at_least(parse_duration(value), Duration::from_secs(60), "1m")
+                    .map(|v| self.token_ttl = v),
                 "signup" => parse_bool(value).map(|v| self.signup = v),
                 "migrate_on_start" => parse_bool(value).map(|v| self.migrate_on_start = v),
                 "body_limit" => parse_bytes(value).map(|v| self.body_limit = v),
                 "auth_rate_limit" => parse_number(value, 1).map(|v| self.auth_rate_limit = v),
                 "worker_concurrency" => parse_number(value, 1).map(|v| self.worker_concurrency = v),
-                "job_lease" => parse_duration(value).and_then(|v| {
-                    if v < Duration::from_millis(200) {
-                        Err("must be at least 200ms".to_owned())
-                    } else {
-                        Ok(self.job_lease = v)
-                    }
-                }),
-                "backfill_weeks" => parse_number(value, 1).and_then(|v: u32| {
-                    if v > 104 {
-                        Err("must be at most 104".to_owned())
-                    } else {
-                        Ok(self.backfill_weeks = v)
-                    }
-                }),
+                "job_lease" => at_least(parse_duration(value), Duration::from_millis(200), "200ms")
+                    .map(|v| self.job_lease = v),
+                "backfill_weeks" => parse_number(value, 1u32)
+                    .and_then(|v| {
+                        if v > 104 {
+                            Err("must be at most 104".to_owned())
+                        } else {
+                            Ok(v)
+                        }
+                    })
+                    .map(|v| self.backfill_weeks = v),
                 "shutdown_grace" => parse_duration(value).map(|v| self.shutdown_grace = v),
                 "log" => {
                     self.log = value.to_owned();
                     Ok(())
                 }
                 "log_format" => match value.trim() {
-                    "json" => Ok(self.log_format = LogFormat::Json),
-                    "text" => Ok(self.log_format = LogFormat::Text),
+                    "json" => Ok(LogFormat::Json),
+                    "text" => Ok(LogFormat::Text),
                     _ => Err(format!("expected json or text, got {value:?}")),
-                },
+                }
+                .map(|v| self.log_format = v),
                 _ => Err(format!(
                     "unknown setting; known settings: {}",
                     KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
