@@ -51,10 +51,12 @@ pub trait Sample: bytemuck::Pod + Default + Send + Sync + PartialEq + 'static {
     fn wrap(buf: Vec<Self>) -> Buffer;
     /// The raw bits, zero-extended (for predictors).
     fn bits(self) -> u64;
+    /// Addition of the raw bits with wrap-around (TIFF predictor 2, floats included).
+    fn wrapping_add(self, other: Self) -> Self;
 }
 
 macro_rules! sample {
-    ($t:ty, $d:ident, $round:expr, $bits:expr) => {
+    ($t:ty, $d:ident, $round:expr, $bits:expr, $add:expr) => {
         impl Sample for $t {
             const DTYPE: DType = DType::$d;
             fn from_ne(b: &[u8]) -> Self {
@@ -74,17 +76,38 @@ macro_rules! sample {
                 let f: fn($t) -> u64 = $bits;
                 f(self)
             }
+            #[inline]
+            fn wrapping_add(self, other: Self) -> Self {
+                let f: fn($t, $t) -> $t = $add;
+                f(self, other)
+            }
         }
     };
 }
-sample!(u8, U8, f64::round, u64::from);
-sample!(i8, I8, f64::round, |v| u64::from(v as u8));
-sample!(u16, U16, f64::round, u64::from);
-sample!(i16, I16, f64::round, |v| u64::from(v as u16));
-sample!(u32, U32, f64::round, u64::from);
-sample!(i32, I32, f64::round, |v| u64::from(v as u32));
-sample!(f32, F32, |v| v, |v| u64::from(v.to_bits()));
-sample!(f64, F64, |v| v, f64::to_bits);
+sample!(u8, U8, f64::round, u64::from, u8::wrapping_add);
+sample!(i8, I8, f64::round, |v| u64::from(v as u8), i8::wrapping_add);
+sample!(u16, U16, f64::round, u64::from, u16::wrapping_add);
+sample!(
+    i16,
+    I16,
+    f64::round,
+    |v| u64::from(v as u16),
+    i16::wrapping_add
+);
+sample!(u32, U32, f64::round, u64::from, u32::wrapping_add);
+sample!(
+    i32,
+    I32,
+    f64::round,
+    |v| u64::from(v as u32),
+    i32::wrapping_add
+);
+sample!(f32, F32, |v| v, |v| u64::from(v.to_bits()), |a, b| {
+    f32::from_bits(a.to_bits().wrapping_add(b.to_bits()))
+});
+sample!(f64, F64, |v| v, f64::to_bits, |a, b| f64::from_bits(
+    a.to_bits().wrapping_add(b.to_bits())
+));
 
 /// Typed pixels, band-sequential (band 0 rows, then band 1 rows, ...).
 #[derive(Debug, Clone, PartialEq)]

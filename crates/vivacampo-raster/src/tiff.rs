@@ -923,6 +923,9 @@ fn decode_into<T: Sample>(
         }
     }
     let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
+    // One band per chunk with predictor 2: undo the predictor while copying into the output,
+    // one pass over the pixels instead of two.
+    let fuse = img.predictor == 2 && img.chunk_bands() == 1 && img.bits != 1;
     strips
         .into_par_iter()
         .zip(bounds.par_iter())
@@ -944,14 +947,14 @@ fn decode_into<T: Sample>(
                     let chunk = if img.bits == 1 {
                         decode_mask_chunk(img, c, raw)?
                     } else {
-                        decode_chunk(img, c, raw, big_endian)?
+                        decode_chunk(img, c, raw, big_endian, !fuse)?
                     };
                     Ok((c, Some(chunk)))
                 })
                 .collect::<Result<_>>()?;
             for (c, chunk) in decoded {
                 if let Some(chunk) = chunk {
-                    place(&mut strip, img, w, ya, c, &chunk);
+                    place(&mut strip, img, w, ya, c, &chunk, fuse);
                 }
             }
             Ok(())
@@ -1034,7 +1037,13 @@ fn decode_mask_chunk(img: &Image, chunk: usize, raw: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Decompresses one chunk and undoes byte order and predictor: native-endian samples.
-fn decode_chunk(img: &Image, chunk: usize, raw: &[u8], big_endian: bool) -> Result<Vec<u8>> {
+fn decode_chunk(
+    img: &Image,
+    chunk: usize,
+    raw: &[u8],
+    big_endian: bool,
+    predictor: bool,
+) -> Result<Vec<u8>> {
     let (_, size) = chunk_shape(img, chunk);
     let mut bytes = decompress(img, chunk, raw, size)?;
     let row_bytes = img.row_bytes();
@@ -1051,7 +1060,7 @@ fn decode_chunk(img: &Image, chunk: usize, raw: &[u8], big_endian: bool) -> Resu
             s.reverse();
         }
     }
-    if img.predictor == 2 {
+    if img.predictor == 2 && predictor {
         // Integer differences on the sample's width (floats included, as libtiff does).
         match sample {
             1 => undo_horizontal::<u8>(&mut bytes, row_bytes, stride, u8::wrapping_add),
@@ -1155,9 +1164,10 @@ fn place<T: Sample>(
     ya: usize,
     chunk: usize,
     data: &[u8],
+    sum: bool,
 ) {
     match bytemuck::try_cast_slice::<u8, T>(data) {
-        Ok(samples) => place_samples(strip, img, w, ya, chunk, samples),
+        Ok(samples) => place_samples(strip, img, w, ya, chunk, samples, sum),
         Err(_) => place_samples(
             strip,
             img,
@@ -1165,6 +1175,7 @@ fn place<T: Sample>(
             ya,
             chunk,
             &bytemuck::pod_collect_to_vec::<u8, T>(data),
+            sum,
         ),
     }
 }
@@ -1176,6 +1187,7 @@ fn place_samples<T: Sample>(
     ya: usize,
     chunk: usize,
     data: &[T],
+    sum: bool,
 ) {
     let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
     let plane = chunk / per_plane;
@@ -1205,7 +1217,19 @@ fn place_samples<T: Sample>(
         let dst_row = ((y - w.row) as usize - ya) * w.width as usize + dx;
         if cb == 1 {
             let band = if img.planar { plane } else { 0 };
-            strip[band][dst_row..][..span].copy_from_slice(&src_row[sx..sx + span]);
+            let dst = &mut strip[band][dst_row..][..span];
+            if sum {
+                // Running sum from the tile's first column (predictor 2), kept in a register.
+                let mut acc = src_row[..sx]
+                    .iter()
+                    .fold(T::default(), |a, &v| a.wrapping_add(v));
+                for (d, &v) in dst.iter_mut().zip(&src_row[sx..sx + span]) {
+                    acc = acc.wrapping_add(v);
+                    *d = acc;
+                }
+            } else {
+                dst.copy_from_slice(&src_row[sx..sx + span]);
+            }
             continue;
         }
         for (b, dst_plane) in strip.iter_mut().enumerate().take(cb) {
