@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 mod admin;
 mod config;
 mod demo;
+mod raster_cmd;
 mod roles;
 
 /// Satellite crop monitoring for farmers and agronomists.
@@ -125,10 +126,26 @@ enum Command {
     Admin(admin::AdminCommand),
     /// Seed a demo account, farm and fields, then serve.
     Demo(demo::DemoArgs),
+    /// Inspect GeoTIFFs, compute statistics, render tiles (JSON on stdout).
+    #[command(subcommand)]
+    Raster(raster_cmd::RasterCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Raster tools are plain CPU work on local files: no configuration, runtime or logging.
+    let command = match cli.command {
+        Command::Raster(cmd) => {
+            return match raster_cmd::run(cmd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("vivacampo: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        other => other,
+    };
     let settings = match config::resolve(
         cli.global.config.as_deref(),
         |name| std::env::var(name).ok(),
@@ -152,7 +169,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
+            Command::Raster(_) => unreachable!("handled before the runtime starts"),
             Command::Serve => roles::serve(&settings, roles::Roles::ALL).await,
             Command::Api => roles::serve(&settings, roles::Roles::API).await,
             Command::Worker => roles::serve(&settings, roles::Roles::WORKER).await,
