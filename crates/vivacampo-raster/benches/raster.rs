@@ -1,7 +1,8 @@
 //! `cargo bench -p vivacampo-raster` — the figures of docs/performance.md.
 //!
-//! With `VC_BENCH_COG=FILE` it also decodes that whole band (the 10980² target); run
-//! `scripts/raster-bench.sh` to print GDAL's figure for the same file alongside.
+//! With `VC_BENCH_COG=FILE` it also decodes that whole band (the 10980² target; only that
+//! with `VC_BENCH_DECODE_ONLY=1`); `scripts/raster-bench.sh` prints GDAL's figure for the
+//! same file alongside.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -104,6 +105,9 @@ fn field_cog() -> Vec<u8> {
 fn main() {
     if let Ok(path) = std::env::var("VC_BENCH_COG") {
         decode_file(&path);
+        if std::env::var_os("VC_BENCH_DECODE_ONLY").is_some() {
+            return;
+        }
     }
 
     let t0 = Instant::now();
