@@ -35,6 +35,20 @@ async fn wrong_method() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
+/// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`), for `worker` processes.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
+        .with_state(state)
+}
+
 /// The application: every route of API.md under `/v1`, plus `/healthz`, `/readyz`, `/metrics`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config().body_limit;

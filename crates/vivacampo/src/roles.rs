@@ -166,7 +166,8 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
     }
 }
 
-/// Runs the given roles until SIGINT/SIGTERM. `on_listening` is called with the bound address.
+/// Runs the given roles until SIGINT/SIGTERM. A worker-only process serves just the operations
+/// endpoints on `bind`. `on_listening` is called with the bound address.
 pub async fn serve(settings: &Settings, roles: Roles) -> anyhow::Result<()> {
     serve_with(settings, roles, |_| {}).await
 }
@@ -196,48 +197,48 @@ pub async fn serve_with(
         )
     });
 
-    if roles.api {
-        let listener = tokio::net::TcpListener::bind(settings.bind)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (is another server running there?)",
-                    settings.bind
-                )
-            })?;
-        let addr = listener.local_addr()?;
-        let state = AppState::new(store.clone(), api_config(settings), metrics.clone());
-        let app = vivacampo_api::router(state.clone());
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server running there?)",
+                settings.bind
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store.clone(), api_config(settings), metrics.clone());
+    let app = if roles.api {
         tokio::spawn(purge_sessions(store.clone()));
-        tracing::info!(address = %addr, database = store.backend().name(), "listening on http://{addr}");
-        on_listening(addr);
-        let draining = {
-            let shutdown = shutdown.clone();
-            let state = state.clone();
-            async move {
-                wait_for(shutdown).await;
-                state.begin_shutdown();
-            }
-        };
-        let server = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(draining);
-        let grace = settings.shutdown_grace;
-        let deadline = {
-            let shutdown = shutdown.clone();
-            async move {
-                wait_for(shutdown).await;
-                tokio::time::sleep(grace).await;
-            }
-        };
-        tokio::select! {
-            result = server => result.context("HTTP server failed")?,
-            _ = deadline => tracing::warn!("requests still open after the shutdown grace period; closing them"),
-        }
+        vivacampo_api::router(state.clone())
     } else {
-        wait_for(shutdown.clone()).await;
+        vivacampo_api::ops_router(state.clone())
+    };
+    tracing::info!(address = %addr, database = store.backend().name(), "listening on http://{addr}");
+    on_listening(addr);
+    let draining = {
+        let shutdown = shutdown.clone();
+        let state = state.clone();
+        async move {
+            wait_for(shutdown).await;
+            state.begin_shutdown();
+        }
+    };
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(draining);
+    let grace = settings.shutdown_grace;
+    let deadline = {
+        let shutdown = shutdown.clone();
+        async move {
+            wait_for(shutdown).await;
+            tokio::time::sleep(grace).await;
+        }
+    };
+    tokio::select! {
+        result = server => result.context("HTTP server failed")?,
+        _ = deadline => tracing::warn!("requests still open after the shutdown grace period; closing them"),
     }
     if let Some(worker) = worker {
         let _ = worker.await;

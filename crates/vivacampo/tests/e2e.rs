@@ -211,7 +211,13 @@ fn two_workers_run_500_jobs_exactly_once() {
     let mut workers: Vec<_> = (0..2)
         .map(|_| {
             command(&dir, Some(&db.url))
-                .args(["worker", "--worker-concurrency", "4"])
+                .args([
+                    "worker",
+                    "--worker-concurrency",
+                    "4",
+                    "--bind",
+                    "127.0.0.1:0",
+                ])
                 .stdout(Stdio::null())
                 .spawn()
                 .unwrap()
@@ -345,5 +351,150 @@ fn exhausted_pool_sheds_load_and_recovers() {
     );
     assert!(server.stop().success());
     rt.block_on(db.drop_db());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A worker killed with SIGKILL mid-job loses the job to another worker once its lease expires.
+#[test]
+fn a_sigkilled_worker_loses_its_job_after_the_lease() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = temp_dir("sigkill");
+    let url = format!("sqlite://{}/vivacampo.db", dir.display());
+    let store = rt.block_on(async {
+        let store = vivacampo_store::Store::open(&vivacampo_store::StoreOptions {
+            url: url.clone(),
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(10),
+        })
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        let (_, tenant) = store
+            .sign_up(
+                vivacampo_store::accounts::NewIdentity {
+                    email: "a@x.io",
+                    name: "A",
+                    password_hash: "h",
+                    is_system_admin: false,
+                },
+                "W",
+            )
+            .await
+            .unwrap();
+        let more = vivacampo_store::accounts::TenantPatch {
+            max_fields: Some(100),
+            ..Default::default()
+        };
+        store.update_tenant(&tenant.id, more, None).await.unwrap();
+        let farm = store
+            .create_farm(&tenant.id, "actor", "F", "UTC")
+            .await
+            .unwrap();
+        let shape = vivacampo_store::aois::Shape {
+            geometry: json!({"type": "MultiPolygon", "coordinates": []}),
+            area_ha: 1.0,
+            bbox: [0.0, 0.0, 1.0, 1.0],
+        };
+        for i in 0..40 {
+            // 104-week backfills take long enough to be caught mid-way.
+            store
+                .create_aoi(
+                    &tenant.id,
+                    "actor",
+                    vivacampo_store::aois::NewAoi {
+                        farm_id: farm.id.clone(),
+                        name: format!("f{i}"),
+                        use_type: "CROP".into(),
+                        shape: shape.clone(),
+                        backfill_weeks: 104,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        store
+    });
+    let worker = || {
+        command(&dir, Some(&url))
+            .args([
+                "worker",
+                "--job-lease",
+                "1s",
+                "--worker-concurrency",
+                "2",
+                "--bind",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let running_job = || {
+        rt.block_on(async {
+            let filter = vivacampo_store::queue::JobFilter {
+                status: Some(vivacampo_core::jobs::JobStatus::Running),
+                ..Default::default()
+            };
+            let page = vivacampo_store::PageRequest::default();
+            store
+                .list_jobs(None, &filter, page)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .next()
+        })
+    };
+    // Kill a worker while a job is RUNNING under it; retry if the job finished in between.
+    let mut victim = None;
+    for _ in 0..5 {
+        let mut doomed = worker();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let seen = loop {
+            if let Some(job) = running_job() {
+                break job;
+            }
+            assert!(Instant::now() < deadline, "no job started");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        doomed.kill().unwrap();
+        doomed.wait().unwrap();
+        let after = rt.block_on(store.job_any_tenant(&seen.id)).unwrap();
+        if after.status == vivacampo_core::jobs::JobStatus::Running {
+            victim = Some(after);
+            break;
+        }
+    }
+    let victim = victim.expect("caught a job mid-way");
+    let mut healthy = worker();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let finished = loop {
+        let job = rt.block_on(store.job_any_tenant(&victim.id)).unwrap();
+        if job.status == vivacampo_core::jobs::JobStatus::Succeeded {
+            break job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed worker's job never ran again: {job:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let runs = rt
+        .block_on(store.job_runs(&finished.tenant_id, &finished.id))
+        .unwrap();
+    let statuses: Vec<_> = runs.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["LOST", "SUCCEEDED"]);
+    assert_ne!(runs[0].worker_id, runs[1].worker_id);
+    assert!(runs[0].error.as_deref().unwrap().contains("lease expired"));
+    assert_eq!(
+        finished.progress,
+        vivacampo_core::jobs::Progress {
+            done: 104,
+            total: 104
+        }
+    );
+    support::terminate(&healthy);
+    assert!(wait_with_timeout(&mut healthy, Duration::from_secs(30)).success());
+    rt.block_on(store.close());
     let _ = std::fs::remove_dir_all(dir);
 }
