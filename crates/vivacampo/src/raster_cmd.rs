@@ -29,7 +29,8 @@ pub enum RasterCommand {
         y: u32,
         #[command(flatten)]
         what: What,
-        /// Linear rescale range `MIN,MAX` (default: the index's, or the band's type range).
+        /// Linear rescale `MIN,MAX` (default: the index's range; 0,255 for 8-bit bands, else the
+        /// tile's own min,max). For true_color only MAX is used (reflectance, default 0.3).
         #[arg(long, value_parser = parse_range, allow_hyphen_values = true)]
         rescale: Option<(f64, f64)>,
         /// rdylgn, viridis, blues, ylgn, spectral, greys (append `_r` to reverse).
