@@ -141,6 +141,9 @@ impl Ranges {
                     self.size
                 ))
             })?;
+        if len == 0 {
+            return Ok(&[]);
+        }
         let i = self.pieces.partition_point(|p| p.0 <= offset);
         if i > 0 {
             let (s, b) = &self.pieces[i - 1];
@@ -186,6 +189,11 @@ mod tests {
             [[1u8; 5], [2; 5], [2; 5], [3; 5]].concat()[..]
         );
         assert!(matches!(r.get(95, 10), Err(Error::Corrupt(_))));
+        assert_eq!(
+            r.get(50, 0).unwrap(),
+            &[] as &[u8],
+            "nothing to fetch for nothing"
+        );
     }
 
     #[test]
