@@ -11,9 +11,7 @@ use crate::crs::Crs;
 use crate::error::{Error, Result};
 use crate::geo::GeoTransform;
 use crate::mask::{self, Polygon};
-use crate::raster::Buffer;
 use crate::render::{self, Selection, Style};
-use crate::source::ReadAt;
 use crate::stats::{self, Stats};
 use crate::tiff::{self, Tiff, Window};
 
@@ -173,21 +171,10 @@ pub fn stats(path: &Path, selection: &Selection, aoi_geojson: Option<&str>) -> R
         }
     };
     let raster = t.read_window(&file, 0, window)?;
-    let m = read_mask(&t, &file, window)?;
+    let m = crate::warp::read_mask(&t, &file, 0, window)?;
     let r = raster.to_f64_masked(t.nodata, m.as_deref());
     let v = render::values(&r, selection, &render::scalings(&t))?;
     Ok(stats::zonal(&v, zone.as_deref()))
-}
-
-fn read_mask(t: &Tiff, src: &File, window: Window) -> Result<Option<Vec<u8>>> {
-    let Some(m) = t.mask_for(0) else {
-        return Ok(None);
-    };
-    let plan = t.plan(m, window, true)?;
-    Ok(match t.decode(&plan, &src.fetch(&plan.ranges)?)?.data {
-        Buffer::U8(v) => Some(v),
-        _ => None,
-    })
 }
 
 /// The pixel window covering the polygons, or `None` if they miss the raster.

@@ -1,11 +1,13 @@
 //! From pixels to what users see: a band or an index per pixel, then RGBA and PNG tiles.
 
 use crate::colormap;
+use crate::crs::Crs;
 use crate::error::{Error, Result};
+use crate::geo::Grid;
 use crate::index::{self, Band, Scaling};
 use crate::raster::{Buffer, DType, Raster};
 use crate::source::ReadAt;
-use crate::tiff::Tiff;
+use crate::tiff::{Tiff, Window};
 use crate::tile;
 use crate::warp::{self, Resampling};
 
@@ -247,10 +249,61 @@ pub fn tile_png<R: ReadAt + ?Sized>(
     tile::validate(z, x, y)?;
     selection.check(tiff.bands() as usize)?;
     let grid = tile::grid(z, x, y, 256);
+    let plan = warp::plan(tiff, &grid)?;
+    let Some(window) = plan.window else {
+        return Ok(None);
+    };
+    let raster = tiff.read_window(src, plan.level, window)?;
+    let mask = warp::read_mask(tiff, src, plan.level, window)?;
+    tile_png_from_window(
+        tiff,
+        plan.level,
+        window,
+        &raster,
+        mask.as_deref(),
+        &grid,
+        selection,
+        style,
+    )
+}
+
+/// Renders a tile grid from a window already decoded (the sans-IO/async path:
+/// [`warp::plan`] → [`Tiff::plan`] → fetch → [`Tiff::decode`], or a cache of decoded
+/// windows). `None` when the tile holds no data.
+#[allow(clippy::too_many_arguments)] // each is a distinct input of the render
+pub fn tile_png_from_window(
+    tiff: &Tiff,
+    level: usize,
+    window: Window,
+    raster: &Raster,
+    mask: Option<&[u8]>,
+    grid: &Grid,
+    selection: &Selection,
+    style: &Style,
+) -> Result<Option<Vec<u8>>> {
+    selection.check(tiff.bands() as usize)?;
     // Warp only the bands the selection reads.
     let used = selection.file_bands();
     let zero_based: Vec<usize> = used.iter().map(|n| n - 1).collect();
-    let warped = warp::read_into_grid(tiff, src, &grid, Resampling::Bilinear, Some(&zero_based))?;
+    let sub = raster.select_bands(&zero_based);
+    let georef = tiff
+        .georef
+        .ok_or_else(|| Error::Invalid("raster has no georeferencing".into()))?;
+    let crs = Crs::from_epsg(
+        georef
+            .epsg
+            .ok_or_else(|| Error::Invalid("raster has no EPSG code".into()))?,
+    )?;
+    let source = warp::Source {
+        raster: &sub,
+        transform: tiff
+            .window_transform(level, window)
+            .ok_or_else(|| Error::Invalid("no such level".into()))?,
+        crs: &crs,
+        nodata: tiff.nodata,
+        mask,
+    };
+    let warped = warp::warp(&source, grid, Resampling::Bilinear)?;
     let all = scalings(tiff);
     let used_scalings: Vec<Scaling> = used.iter().map(|&n| all[n - 1]).collect();
     let pixels = rgba(
@@ -263,7 +316,7 @@ pub fn tile_png<R: ReadAt + ?Sized>(
     if pixels.chunks_exact(4).all(|p| p[3] == 0) {
         return Ok(None);
     }
-    crate::png::encode_rgba(256, 256, &pixels).map(Some)
+    crate::png::encode_rgba(grid.width as u32, grid.height as u32, &pixels).map(Some)
 }
 
 #[cfg(test)]

@@ -324,16 +324,7 @@ pub fn read_into_grid<R: ReadAt + ?Sized>(
     let raster = tiff
         .read_window(src, plan.level, window)?
         .select_bands(bands);
-    let mask = match tiff.mask_for(plan.level) {
-        Some(m) => {
-            let p = tiff.plan(m, window, true)?;
-            match tiff.decode(&p, &src.fetch(&p.ranges)?)?.data {
-                Buffer::U8(v) => Some(v),
-                _ => None,
-            }
-        }
-        None => None,
-    };
+    let mask = read_mask(tiff, src, plan.level, window)?;
     let georef = tiff
         .georef
         .ok_or_else(|| Error::Invalid("raster has no georeferencing".into()))?;
@@ -353,6 +344,23 @@ pub fn read_into_grid<R: ReadAt + ?Sized>(
         mask: mask.as_deref(),
     };
     warp(&source, grid, resampling)
+}
+
+/// The internal mask (0 = no data) of a window of `level`, when the file has one.
+pub fn read_mask<R: ReadAt + ?Sized>(
+    tiff: &Tiff,
+    src: &R,
+    level: usize,
+    window: Window,
+) -> Result<Option<Vec<u8>>> {
+    let Some(m) = tiff.mask_for(level) else {
+        return Ok(None);
+    };
+    let plan = tiff.plan(m, window, true)?;
+    Ok(match tiff.decode(&plan, &src.fetch(&plan.ranges)?)?.data {
+        Buffer::U8(v) => Some(v),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
