@@ -21,7 +21,7 @@ pub mod views;
 pub use state::{ApiConfig, AppState};
 
 use error::ApiError;
-use routes::{admin, aois, auth, farms, jobs, ops};
+use routes::{admin, aois, auth, farms, jobs, ops, weeks};
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi::ApiDoc::openapi())
@@ -69,6 +69,12 @@ pub fn router(state: AppState) -> Router {
             get(aois::get).patch(aois::update).delete(aois::delete),
         )
         .route("/aois/{id}/backfill", post(aois::backfill))
+        .route("/aois/{id}/history", get(weeks::history))
+        .route("/aois/{id}/weeks", get(weeks::weeks))
+        .route(
+            "/aois/{id}/weeks/{year}/{week}/raster.tif",
+            get(weeks::raster),
+        )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/runs", get(jobs::runs))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, aois, auth, farms, jobs, ops};
+use crate::routes::{admin, aois, auth, farms, jobs, ops, weeks};
 use crate::views;
 
 struct BearerAuth;
@@ -26,6 +26,7 @@ impl Modify for BearerAuth {
         auth::signup, auth::login, auth::logout, auth::switch_workspace, auth::me,
         farms::create, farms::list, farms::get, farms::update, farms::delete,
         aois::create, aois::list, aois::get, aois::update, aois::delete, aois::backfill,
+        weeks::history, weeks::weeks, weeks::raster,
         jobs::list, jobs::get, jobs::runs, jobs::retry, jobs::cancel,
         admin::queues, admin::jobs, admin::retry_job, admin::tenants, admin::create_tenant, admin::update_tenant,
         ops::healthz, ops::readyz, ops::metrics,

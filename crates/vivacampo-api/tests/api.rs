@@ -1018,3 +1018,189 @@ async fn exhausted_pool_answers_503_quickly_and_recovers() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn field_weeks_history_and_raster_download() {
+    use vivacampo_core::weeks::IsoWeek;
+    use vivacampo_store::field_weeks::{IndexStats, WeekResult, WeekStatus};
+    for db in TestDb::all().await {
+        let config = config();
+        let raster_dir = config.raster_dir.clone();
+        let app = App::new(&db, config);
+        let login = app.signup("ana@x.io").await;
+        let t = token(&login);
+        let tenant = login["tenant"]["id"].as_str().unwrap().to_owned();
+        let other = token(&app.signup("eve@x.io").await);
+        let farm = app
+            .send("POST", "/v1/farms", Some(&t), Some(json!({"name": "F"})))
+            .await
+            .body;
+        let aoi = app
+            .send("POST", "/v1/aois", Some(&t), Some(json!({"farm_id": farm["id"], "name": "A", "use_type": "CROP", "geometry": square(-49.3, -16.7, 0.01)})))
+            .await
+            .body;
+        let aoi_id = aoi["id"].as_str().unwrap();
+        let key = format!("tenants/{tenant}/aois/{aoi_id}/2026/W10/v1.tif");
+        let cog = include_bytes!("../../vivacampo-raster/tests/fixtures/rgbn.tif");
+        std::fs::create_dir_all(raster_dir.join(&key).parent().unwrap()).unwrap();
+        std::fs::write(raster_dir.join(&key), cog).unwrap();
+        let stats = |mean: f64| IndexStats {
+            index: "ndvi".into(),
+            count: 100,
+            valid_count: 90,
+            mean: Some(mean),
+            std: Some(0.1),
+            min: Some(0.1),
+            max: Some(0.9),
+            p10: Some(0.2),
+            p50: Some(mean),
+            p90: Some(0.8),
+        };
+        for (week, status, mean) in [
+            (9, WeekStatus::Ok, 0.5),
+            (10, WeekStatus::Ok, 0.6),
+            (11, WeekStatus::Cloudy, 0.1),
+        ] {
+            let result = WeekResult {
+                week: IsoWeek::new(2026, week).unwrap(),
+                status,
+                scene_datetime: Some(1_772_446_500_000),
+                cloud_fraction: Some(0.1),
+                valid_pixel_ratio: Some(0.9),
+                raster_key: (week == 10).then(|| key.clone()),
+                scenes: json!([{"id": "S2A_MSIL2A_20260302", "datetime": "2026-03-02T10:15:00Z"}]),
+                stats: vec![stats(mean)],
+            };
+            db.store
+                .record_aoi_week(&tenant, aoi_id, &result)
+                .await
+                .unwrap();
+        }
+
+        let history = app
+            .send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/history?index=ndvi"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+        let points = history.body["points"].as_array().unwrap();
+        assert_eq!(points.len(), 3);
+        assert_eq!(
+            (points[0]["week"].as_i64(), points[0]["week_start"].as_str()),
+            (Some(9), Some("2026-02-23"))
+        );
+        for key in [
+            "year",
+            "week",
+            "week_start",
+            "status",
+            "scene_datetime",
+            "valid_pixel_ratio",
+            "mean",
+            "std",
+            "min",
+            "max",
+            "p10",
+            "p50",
+            "p90",
+            "baseline",
+            "anomaly",
+        ] {
+            assert!(points[1].get(key).is_some(), "WeekPoint has {key}");
+        }
+        assert!((points[1]["anomaly"].as_f64().unwrap() - 0.1).abs() < 1e-9);
+        assert_eq!(
+            (points[2]["status"].as_str(), points[2]["mean"].is_null()),
+            (Some("CLOUDY"), true)
+        );
+        let ranged = app
+            .send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/history?from=2026-03-02&to=2026-03-08"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(ranged.body["points"].as_array().unwrap().len(), 1);
+        assert_error(
+            &app.send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/history?index=nope"),
+                Some(&t),
+                None,
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+        );
+        assert_error(
+            &app.send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/history"),
+                Some(&other),
+                None,
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        );
+
+        let weeks = app
+            .send("GET", &format!("/v1/aois/{aoi_id}/weeks"), Some(&t), None)
+            .await
+            .body;
+        let items = weeks["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0]["week"], 11);
+        assert_eq!(items[1]["indices"], json!(["ndvi"]));
+        assert_eq!(items[1]["has_raster"], true);
+        assert_eq!(items[1]["scenes"][0]["id"], "S2A_MSIL2A_20260302");
+
+        let tif = app
+            .send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/weeks/2026/10/raster.tif"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(tif.status, StatusCode::OK);
+        assert!(
+            tif.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("image/tiff")
+        );
+        match &tif.body {
+            Value::String(text) => assert!(text.starts_with("II*") || text.starts_with("MM")),
+            other => panic!("expected TIFF bytes, got {other}"),
+        }
+        assert_error(
+            &app.send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/weeks/2026/11/raster.tif"),
+                Some(&t),
+                None,
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        );
+        assert_error(
+            &app.send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/weeks/2026/10/raster.tif"),
+                Some(&other),
+                None,
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        );
+        let _ = std::fs::remove_dir_all(raster_dir);
+        db.drop_db().await;
+    }
+}

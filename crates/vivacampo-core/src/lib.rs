@@ -1,11 +1,13 @@
 //! Domain types and rules of VivaCampo. Nothing here does I/O: no HTTP, no SQL, no files.
 //!
+//! - [`baseline`]: the baseline and anomaly of weekly index values.
 //! - [`tenancy`]: roles, tenant kinds and statuses, plans and their quotas.
 //! - [`geometry`]: field (AOI) geometry parsing, validation and geodesic area.
 //! - [`jobs`]: job types, statuses and the retry policy.
 //! - [`weeks`]: ISO-week arithmetic used to name field-weeks.
 //! - [`metrics`]: an in-process registry that renders the Prometheus text format.
 
+pub mod baseline;
 pub mod geometry;
 pub mod jobs;
 pub mod metrics;

@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod aois;
 pub mod audit;
 pub mod farms;
+pub mod field_weeks;
 pub mod migrate;
 pub mod page;
 pub mod queue;

@@ -23,12 +23,20 @@ impl Migration {
 }
 
 /// Every migration this binary knows, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "field_weeks",
+        sqlite: include_str!("../migrations/sqlite/0002_field_weeks.sql"),
+        postgres: include_str!("../migrations/postgres/0002_field_weeks.sql"),
+    },
+];
 
 /// The state of one migration in a database.
 #[derive(Debug, Clone, PartialEq)]

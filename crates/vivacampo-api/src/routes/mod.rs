@@ -7,3 +7,4 @@ pub mod auth;
 pub mod farms;
 pub mod jobs;
 pub mod ops;
+pub mod weeks;

@@ -1,0 +1,305 @@
+//! Processed field-weeks and their index statistics, written by PROCESS_WEEK and read by the
+//! history, weeks and raster endpoints.
+
+use vivacampo_core::baseline::baseline;
+use vivacampo_core::weeks::IsoWeek;
+
+use crate::{Result, Store, StoreError, col, now_ms};
+
+/// What a processed week found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeekStatus {
+    /// Enough clear pixels: statistics are meaningful.
+    Ok,
+    /// Scenes exist but too few pixels over the field are clear.
+    Cloudy,
+    /// No scene covers the field this week.
+    NoData,
+}
+
+impl WeekStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeekStatus::Ok => "OK",
+            WeekStatus::Cloudy => "CLOUDY",
+            WeekStatus::NoData => "NO_DATA",
+        }
+    }
+}
+
+/// Statistics of one index over the field's valid pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexStats {
+    pub index: String,
+    pub count: i64,
+    pub valid_count: i64,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub p10: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+/// One processed week of one field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekResult {
+    pub week: IsoWeek,
+    pub status: WeekStatus,
+    /// Datetime (epoch ms) of the newest scene used.
+    pub scene_datetime: Option<i64>,
+    /// Share of the field covered by cloud, shadow or cirrus in the scenes used.
+    pub cloud_fraction: Option<f64>,
+    pub valid_pixel_ratio: Option<f64>,
+    /// Key of the field-week COG in the raster store.
+    pub raster_key: Option<String>,
+    /// The scenes used: `[{id, datetime}]`, so every chart point traces to its images.
+    pub scenes: serde_json::Value,
+    pub stats: Vec<IndexStats>,
+}
+
+/// A stored week with the indices it has statistics for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekRecord {
+    pub week: IsoWeek,
+    pub status: String,
+    pub scene_datetime: Option<i64>,
+    pub cloud_fraction: Option<f64>,
+    pub valid_pixel_ratio: Option<f64>,
+    pub raster_key: Option<String>,
+    pub scenes: serde_json::Value,
+    pub indices: Vec<String>,
+}
+
+/// One point of an index's time series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPoint {
+    pub week: IsoWeek,
+    pub status: String,
+    pub scene_datetime: Option<i64>,
+    pub valid_pixel_ratio: Option<f64>,
+    /// `None` unless the week is OK.
+    pub stats: Option<IndexStats>,
+    pub baseline: Option<f64>,
+    pub anomaly: Option<f64>,
+}
+
+fn week_from(row: &sqlx::any::AnyRow) -> Result<IsoWeek> {
+    let year: i64 = col(row, "year")?;
+    let week: i64 = col(row, "week")?;
+    IsoWeek::new(year as i32, week as u8)
+        .ok_or_else(|| StoreError::Corrupt(format!("week {year}-{week}")))
+}
+
+// sqlx 0.9's `Any` driver sends a NULL `f64` to PostgreSQL typed as float4, so a cached
+// statement first run with NULL breaks when later run with a number: statements that bind
+// optional floats are not cached (`persistent(false)`).
+
+impl Store {
+    /// Records a processed week, replacing an earlier result of the same week (re-runs never
+    /// duplicate). Baseline and anomaly of each index are computed from the field's other OK weeks.
+    pub async fn record_aoi_week(
+        &self,
+        tenant_id: &str,
+        aoi_id: &str,
+        result: &WeekResult,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM aois WHERE id = $1 AND tenant_id = $2")
+                .bind(aoi_id)
+                .bind(tenant_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if exists == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let now = now_ms();
+        let (year, week) = (i64::from(result.week.year), i64::from(result.week.week));
+        sqlx::query(
+            "INSERT INTO aoi_weeks (tenant_id, aoi_id, year, week, week_start, status, updated_at, scene_datetime,
+                                    cloud_fraction, valid_pixel_ratio, raster_key, scenes, processed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $7)
+             ON CONFLICT (aoi_id, year, week) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
+                scene_datetime = excluded.scene_datetime, cloud_fraction = excluded.cloud_fraction,
+                valid_pixel_ratio = excluded.valid_pixel_ratio, raster_key = excluded.raster_key,
+                scenes = excluded.scenes, processed_at = excluded.processed_at",
+        )
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .bind(year)
+        .bind(week)
+        .bind(result.week.start().to_string())
+        .bind(result.status.as_str())
+        .bind(now)
+        .bind(result.scene_datetime)
+        .bind(result.cloud_fraction)
+        .bind(result.valid_pixel_ratio)
+        .bind(result.raster_key.as_deref())
+        .bind(result.scenes.to_string())
+        .persistent(false)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM aoi_week_stats WHERE aoi_id = $1 AND year = $2 AND week = $3")
+            .bind(aoi_id)
+            .bind(year)
+            .bind(week)
+            .execute(&mut *tx)
+            .await?;
+        for stats in &result.stats {
+            let history_rows = sqlx::query(
+                "SELECT s.year, s.week, s.mean FROM aoi_week_stats s
+                 JOIN aoi_weeks w ON w.aoi_id = s.aoi_id AND w.year = s.year AND w.week = s.week
+                 WHERE s.aoi_id = $1 AND s.index_name = $2 AND w.status = 'OK' AND s.mean IS NOT NULL",
+            )
+            .bind(aoi_id)
+            .bind(&stats.index)
+            .fetch_all(&mut *tx)
+            .await?;
+            let history = history_rows
+                .iter()
+                .map(|r| Ok((week_from(r)?, col::<f64>(r, "mean")?)))
+                .collect::<Result<Vec<_>>>()?;
+            let base = baseline(result.week, &history);
+            let anomaly = match (stats.mean, base, result.status) {
+                (Some(mean), Some(base), WeekStatus::Ok) => Some(mean - base),
+                _ => None,
+            };
+            sqlx::query(
+                "INSERT INTO aoi_week_stats (tenant_id, aoi_id, year, week, index_name, pixel_count, valid_count,
+                                             mean, std, min, max, p10, p50, p90, baseline, anomaly)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(tenant_id)
+            .bind(aoi_id)
+            .bind(year)
+            .bind(week)
+            .bind(&stats.index)
+            .bind(stats.count)
+            .bind(stats.valid_count)
+            .bind(stats.mean)
+            .bind(stats.std)
+            .bind(stats.min)
+            .bind(stats.max)
+            .bind(stats.p10)
+            .bind(stats.p50)
+            .bind(stats.p90)
+            .bind(base)
+            .bind(anomaly)
+            .persistent(false)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A field's processed weeks, newest first.
+    pub async fn aoi_week_records(&self, tenant_id: &str, aoi_id: &str) -> Result<Vec<WeekRecord>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT year, week, status, scene_datetime, cloud_fraction, valid_pixel_ratio, raster_key, scenes
+             FROM aoi_weeks WHERE tenant_id = $1 AND aoi_id = $2 AND status <> 'PLANNED' ORDER BY year DESC, week DESC",
+        )
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let indices = sqlx::query(
+            "SELECT year, week, index_name FROM aoi_week_stats WHERE tenant_id = $1 AND aoi_id = $2 ORDER BY index_name",
+        )
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut index_names: Vec<(IsoWeek, String)> = Vec::with_capacity(indices.len());
+        for r in &indices {
+            index_names.push((week_from(r)?, col(r, "index_name")?));
+        }
+        rows.iter()
+            .map(|r| {
+                let week = week_from(r)?;
+                let scenes: String = col(r, "scenes")?;
+                Ok(WeekRecord {
+                    week,
+                    status: col(r, "status")?,
+                    scene_datetime: col(r, "scene_datetime")?,
+                    cloud_fraction: col(r, "cloud_fraction")?,
+                    valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
+                    raster_key: col(r, "raster_key")?,
+                    scenes: serde_json::from_str(&scenes).unwrap_or(serde_json::Value::Null),
+                    indices: index_names
+                        .iter()
+                        .filter(|(w, _)| *w == week)
+                        .map(|(_, n)| n.clone())
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// The time series of one index of a field, oldest first, within `from..=to` when given.
+    pub async fn aoi_history(
+        &self,
+        tenant_id: &str,
+        aoi_id: &str,
+        index: &str,
+        from: Option<IsoWeek>,
+        to: Option<IsoWeek>,
+    ) -> Result<Vec<HistoryPoint>> {
+        let mut conn = self.conn().await?;
+        let lo = from
+            .map(|w| i64::from(w.year) * 100 + i64::from(w.week))
+            .unwrap_or(0);
+        let hi = to
+            .map(|w| i64::from(w.year) * 100 + i64::from(w.week))
+            .unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT w.year, w.week, w.status, w.scene_datetime, w.valid_pixel_ratio,
+                    s.pixel_count, s.valid_count, s.mean, s.std, s.min, s.max, s.p10, s.p50, s.p90, s.baseline, s.anomaly
+             FROM aoi_weeks w
+             LEFT JOIN aoi_week_stats s ON s.aoi_id = w.aoi_id AND s.year = w.year AND s.week = w.week AND s.index_name = $3
+             WHERE w.tenant_id = $1 AND w.aoi_id = $2 AND w.status <> 'PLANNED'
+               AND w.year * 100 + w.week >= $4 AND w.year * 100 + w.week <= $5
+             ORDER BY w.year, w.week",
+        )
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .bind(index)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = col(r, "status")?;
+                let count: Option<i64> = col(r, "pixel_count")?;
+                let stats = match (status.as_str(), count) {
+                    ("OK", Some(count)) => Some(IndexStats {
+                        index: index.to_owned(),
+                        count,
+                        valid_count: col(r, "valid_count")?,
+                        mean: col(r, "mean")?,
+                        std: col(r, "std")?,
+                        min: col(r, "min")?,
+                        max: col(r, "max")?,
+                        p10: col(r, "p10")?,
+                        p50: col(r, "p50")?,
+                        p90: col(r, "p90")?,
+                    }),
+                    _ => None,
+                };
+                Ok(HistoryPoint {
+                    week: week_from(r)?,
+                    status,
+                    scene_datetime: col(r, "scene_datetime")?,
+                    valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
+                    baseline: col(r, "baseline")?,
+                    anomaly: col(r, "anomaly")?,
+                    stats,
+                })
+            })
+            .collect()
+    }
+}
