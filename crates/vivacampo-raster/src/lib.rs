@@ -86,6 +86,7 @@ pub mod colormap;
 mod colormap_tables;
 pub mod crs;
 pub mod error;
+pub mod field_week;
 pub mod geo;
 pub mod index;
 pub mod mask;
