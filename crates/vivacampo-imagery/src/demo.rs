@@ -1,0 +1,638 @@
+//! The offline demo catalog: a Sentinel-2 L2A-like STAC catalog of real COGs, written on disk,
+//! so a fresh machine shows realistic fields without the internet.
+//!
+//! An area of ~10 × 10 km around Rio Verde (Goiás) on an EPSG:32722 grid; 10 m bands B02 B03
+//! B04 B08, 20 m bands B05 B06 B07 B8A B11 B12 and SCL (every band of `vivacampo_raster`'s index
+//! catalogue, plus B8A); an acquisition every 5 days up to `end_date`. Parcels follow soybean,
+//! maize, pasture and cerrado NDVI curves; reflectances are linear mixes of soil and canopy
+//! spectra chosen so that (NIR − red)/(NIR + red) equals the curve; DN = reflectance × 10000 +
+//! 1000 (processing baseline 04.00 and later, BOA_ADD_OFFSET = −1000). Some scenes have clouds
+//! (SCL 8/9, bright pixels) and their shadows (SCL 3, dark pixels). The demo farm's two fields
+//! (a centre pivot and a rectangle, [`DEMO_PIVOT`] and [`DEMO_RECTANGLE`]) are inside, as
+//! soybean and maize. Everything is deterministic for a seed.
+//!
+//! Layout, as static STAC catalogs usually are: `catalog.json`, then per scene
+//! `{id}/{id}.json` with assets `./B04.tif` etc. (Earth Search asset keys: `red`, `nir`, `scl`…).
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use time::{Date, Duration, OffsetDateTime, Time};
+use vivacampo_raster::cog::{self, CogOptions, Overviews};
+use vivacampo_raster::crs::Crs;
+use vivacampo_raster::geo::{GeoTransform, Georef};
+use vivacampo_raster::raster::{Buffer, Raster};
+use vivacampo_raster::tiff::BandInfo;
+
+use crate::error::{Error, Result};
+
+pub const EPSG: u32 = 32722;
+/// Centre of the demo area (lon, lat).
+pub const CENTER: (f64, f64) = (-50.90, -17.74);
+/// The demo farm's centre pivot: centre (lon, lat) and radius in metres.
+pub const DEMO_PIVOT: ((f64, f64), f64) = ((-50.905, -17.745), 560.0);
+/// The demo farm's rectangular field: `[min lon, min lat, max lon, max lat]`.
+pub const DEMO_RECTANGLE: [f64; 4] = [-50.893, -17.731, -50.878, -17.722];
+/// Days between acquisitions (Sentinel-2A + 2B).
+pub const REVISIT_DAYS: i64 = 5;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Acquisitions cover the `weeks` × 7 days ending at `end_date`.
+    pub weeks: u32,
+    pub end_date: Date,
+    /// Side of the square area in metres (10 000 by default; tests use less).
+    pub size_m: f64,
+    pub seed: u64,
+}
+
+impl DemoOptions {
+    pub fn new(weeks: u32, end_date: Date) -> DemoOptions {
+        DemoOptions {
+            weeks,
+            end_date,
+            size_m: 10_000.0,
+            seed: 2024,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub scene_ids: Vec<String>,
+    /// Lon/lat bbox of the area.
+    pub bbox: [f64; 4],
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// A band: ESA name, Earth Search asset key, resolution (m), soil and canopy reflectance.
+struct BandSpec {
+    name: &'static str,
+    key: &'static str,
+    res: f64,
+    soil: f64,
+    canopy: f64,
+    wavelength: f64,
+}
+
+const fn band(
+    name: &'static str,
+    key: &'static str,
+    res: f64,
+    soil: f64,
+    canopy: f64,
+    wavelength: f64,
+) -> BandSpec {
+    BandSpec {
+        name,
+        key,
+        res,
+        soil,
+        canopy,
+        wavelength,
+    }
+}
+
+/// Red-soil (latossolo) and soybean-canopy-like spectra.
+const BANDS: [BandSpec; 10] = [
+    band("B02", "blue", 10.0, 0.07, 0.025, 0.49),
+    band("B03", "green", 10.0, 0.10, 0.07, 0.56),
+    band("B04", "red", 10.0, 0.14, 0.03, 0.665),
+    band("B08", "nir", 10.0, 0.19, 0.46, 0.842),
+    band("B05", "rededge1", 20.0, 0.16, 0.10, 0.705),
+    band("B06", "rededge2", 20.0, 0.18, 0.31, 0.74),
+    band("B07", "rededge3", 20.0, 0.19, 0.40, 0.783),
+    band("B8A", "nir08", 20.0, 0.21, 0.47, 0.865),
+    band("B11", "swir16", 20.0, 0.30, 0.19, 1.61),
+    band("B12", "swir22", 20.0, 0.25, 0.09, 2.19),
+];
+
+const RED: usize = 2;
+const NIR: usize = 3;
+
+/// Land cover of a pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    Soybean,
+    Maize,
+    Pasture,
+    Cerrado,
+    Road,
+}
+
+/// NDVI of a cover on a day of the year (Goiás: soybean sown late October, summer maize late
+/// September, pasture green in the wet season December–April).
+fn ndvi_curve(cover: Cover, doy: f64) -> f64 {
+    let logistic = |sow: f64, up: f64, down: f64, base: f64, peak: f64| {
+        let d = (doy - sow).rem_euclid(365.0);
+        let s = |t: f64| 1.0 / (1.0 + (-t).exp());
+        base + (peak - base) * (s((d - up) / 7.0) - s((d - down) / 9.0)).max(0.0)
+    };
+    match cover {
+        Cover::Soybean => logistic(300.0, 32.0, 105.0, 0.18, 0.88),
+        Cover::Maize => logistic(268.0, 38.0, 118.0, 0.2, 0.84),
+        Cover::Pasture => 0.5 + 0.17 * ((doy - 45.0) / 365.0 * std::f64::consts::TAU).cos(),
+        Cover::Cerrado => 0.6 + 0.08 * ((doy - 60.0) / 365.0 * std::f64::consts::TAU).cos(),
+        Cover::Road => 0.16,
+    }
+}
+
+/// Canopy fraction giving `ndvi` for the red and NIR end members (linear mixing), in 0..=1.
+fn canopy_fraction(ndvi: f64) -> f64 {
+    let (rs, rc, ns, nc) = (
+        BANDS[RED].soil,
+        BANDS[RED].canopy,
+        BANDS[NIR].soil,
+        BANDS[NIR].canopy,
+    );
+    // ndvi = (a + b f) / (c + d f)
+    let (a, b, c, d) = (
+        ns - rs,
+        (nc - ns) - (rc - rs),
+        ns + rs,
+        (nc - ns) + (rc - rs),
+    );
+    ((a - ndvi * c) / (ndvi * d - b)).clamp(0.0, 1.0)
+}
+
+/// splitmix64: a deterministic hash of a few integers.
+fn hash(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn unit(seed: u64, a: i64, b: i64, c: u64) -> f64 {
+    let h = hash(seed ^ hash((a as u64) ^ hash((b as u64) ^ hash(c))));
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Smooth noise in 0..1: bilinear interpolation of hashed values on a `cell`-metre lattice.
+fn value_noise(seed: u64, x: f64, y: f64, cell: f64, salt: u64) -> f64 {
+    let (gx, gy) = (x / cell, y / cell);
+    let (ix, iy) = (gx.floor() as i64, gy.floor() as i64);
+    let (fx, fy) = (gx - ix as f64, gy - iy as f64);
+    let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
+    let v = |i, j| unit(seed, i, j, salt);
+    let top = v(ix, iy) * (1.0 - sx) + v(ix + 1, iy) * sx;
+    let bottom = v(ix, iy + 1) * (1.0 - sx) + v(ix + 1, iy + 1) * sx;
+    top * (1.0 - sy) + bottom * sy
+}
+
+/// The static landscape: covers on the area, with the demo fields in UTM.
+struct Landscape {
+    seed: u64,
+    pivot: ((f64, f64), f64),
+    rectangle: [(f64, f64); 4],
+}
+
+const PARCEL_W: f64 = 760.0;
+const PARCEL_H: f64 = 540.0;
+const ROAD: f64 = 20.0;
+
+impl Landscape {
+    fn new(seed: u64, utm: &Crs) -> Landscape {
+        let ((lon, lat), r) = DEMO_PIVOT;
+        let [x0, y0, x1, y1] = DEMO_RECTANGLE;
+        Landscape {
+            seed,
+            pivot: (utm.from_lonlat(lon, lat), r),
+            rectangle: [
+                utm.from_lonlat(x0, y0),
+                utm.from_lonlat(x1, y0),
+                utm.from_lonlat(x1, y1),
+                utm.from_lonlat(x0, y1),
+            ],
+        }
+    }
+
+    fn cover(&self, x: f64, y: f64) -> Cover {
+        let ((px, py), r) = self.pivot;
+        if (x - px).hypot(y - py) <= r {
+            return Cover::Soybean;
+        }
+        if in_convex(&self.rectangle, x, y) {
+            return Cover::Maize;
+        }
+        let (cx, cy) = ((x / PARCEL_W).floor(), (y / PARCEL_H).floor());
+        let (ox, oy) = (x - cx * PARCEL_W, y - cy * PARCEL_H);
+        if ox < ROAD || oy < ROAD {
+            return Cover::Road;
+        }
+        match unit(self.seed, cx as i64, cy as i64, 1) {
+            u if u < 0.4 => Cover::Soybean,
+            u if u < 0.6 => Cover::Maize,
+            u if u < 0.88 => Cover::Pasture,
+            _ => Cover::Cerrado,
+        }
+    }
+}
+
+fn in_convex(q: &[(f64, f64); 4], x: f64, y: f64) -> bool {
+    let side = |a: (f64, f64), b: (f64, f64)| (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0);
+    let s: Vec<f64> = (0..4).map(|i| side(q[i], q[(i + 1) % 4])).collect();
+    s.iter().all(|&v| v >= 0.0) || s.iter().all(|&v| v <= 0.0)
+}
+
+/// Clouds of one scene: blobs with a soft edge, and their shadows displaced away from the sun.
+struct Sky {
+    blobs: Vec<(f64, f64, f64)>,
+    shadow_shift: (f64, f64),
+}
+
+impl Sky {
+    /// `kind`: 0 clear, 1 a few clouds, 2 overcast-ish.
+    fn new(seed: u64, scene: u64, kind: u32, extent: [f64; 4]) -> Sky {
+        let n = match kind {
+            0 => 0,
+            1 => 3,
+            _ => 9,
+        };
+        let [x0, y0, x1, y1] = extent;
+        let blobs = (0..n)
+            .map(|i| {
+                let u = |s| unit(seed, scene as i64, i, s);
+                (
+                    x0 + u(10) * (x1 - x0),
+                    y0 + u(11) * (y1 - y0),
+                    (x1 - x0) * (0.06 + 0.1 * u(12)),
+                )
+            })
+            .collect();
+        Sky {
+            blobs,
+            // Morning sun from the north-east: shadows fall south-west.
+            shadow_shift: (-350.0, -250.0),
+        }
+    }
+
+    /// Cloud opacity at a point, 0..1.
+    fn cloud(&self, x: f64, y: f64) -> f64 {
+        let mut v: f64 = 0.0;
+        for &(cx, cy, r) in &self.blobs {
+            let d = (x - cx).hypot(y - cy) / r;
+            v = v.max((1.5 - d).clamp(0.0, 1.0));
+        }
+        v
+    }
+
+    fn shadow(&self, x: f64, y: f64) -> bool {
+        self.cloud(x - self.shadow_shift.0, y - self.shadow_shift.1) > 0.5
+    }
+}
+
+/// The area's grid: upper-left corner and size in metres (a multiple of 60 m, as on the
+/// Sentinel-2 tiling, so 10 m and 20 m pixels nest).
+fn area(size_m: f64, utm: &Crs) -> (f64, f64, f64) {
+    let (cx, cy) = utm.from_lonlat(CENTER.0, CENTER.1);
+    let size = (size_m / 60.0).round().max(1.0) * 60.0;
+    let ulx = ((cx - size / 2.0) / 60.0).floor() * 60.0;
+    let uly = ((cy + size / 2.0) / 60.0).ceil() * 60.0;
+    (ulx, uly, size)
+}
+
+/// Writes the catalog into `out_dir`; `progress(done, total)` is called after each scene.
+pub fn generate(
+    out_dir: &Path,
+    opts: &DemoOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Summary> {
+    let utm = Crs::from_epsg(EPSG).map_err(|e| Error::Catalog(e.to_string()))?;
+    let (ulx, uly, size) = area(opts.size_m, &utm);
+    let land = Landscape::new(opts.seed, &utm);
+    let corners = [
+        utm.to_lonlat(ulx, uly),
+        utm.to_lonlat(ulx + size, uly),
+        utm.to_lonlat(ulx + size, uly - size),
+        utm.to_lonlat(ulx, uly - size),
+    ];
+    let bbox = [
+        corners.iter().map(|c| c.0).fold(f64::INFINITY, f64::min),
+        corners.iter().map(|c| c.1).fold(f64::INFINITY, f64::min),
+        corners
+            .iter()
+            .map(|c| c.0)
+            .fold(f64::NEG_INFINITY, f64::max),
+        corners
+            .iter()
+            .map(|c| c.1)
+            .fold(f64::NEG_INFINITY, f64::max),
+    ];
+    // Acquisitions every REVISIT_DAYS, newest at end_date, within the last `weeks` weeks.
+    let first = opts.end_date - Duration::days(i64::from(opts.weeks) * 7 - 1);
+    let mut dates = Vec::new();
+    let mut d = opts.end_date;
+    while d >= first {
+        dates.push(d);
+        d -= Duration::days(REVISIT_DAYS);
+    }
+    dates.reverse();
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let (mut files, mut bytes) = (0usize, 0u64);
+    let mut ids = Vec::new();
+    for (i, date) in dates.iter().enumerate() {
+        let scene = SceneSpec {
+            index: i as u64,
+            date: *date,
+            kind: match unit(opts.seed, i as i64, 0, 7) {
+                u if u < 0.55 => 0,
+                u if u < 0.85 => 1,
+                _ => 2,
+            },
+        };
+        let (id, n, b) = write_scene(out_dir, opts, &land, (ulx, uly, size), bbox, &scene)?;
+        files += n;
+        bytes += b;
+        ids.push(id);
+        progress(i + 1, dates.len());
+    }
+    let catalog = json!({
+        "type": "Catalog", "stac_version": "1.0.0", "id": "vivacampo-demo",
+        "description": "VivaCampo offline demo: synthetic Sentinel-2 L2A scenes over Rio Verde, Goiás",
+        "links": ids.iter().map(|id| json!({"rel": "item", "href": format!("./{id}/{id}.json"),
+                                            "type": "application/geo+json"}))
+            .chain([json!({"rel": "root", "href": "./catalog.json", "type": "application/json"})])
+            .collect::<Vec<_>>(),
+    });
+    files += 1;
+    bytes += write_json(&out_dir.join("catalog.json"), &catalog)?;
+    Ok(Summary {
+        scene_ids: ids,
+        bbox,
+        files,
+        bytes,
+    })
+}
+
+struct SceneSpec {
+    index: u64,
+    date: Date,
+    kind: u32,
+}
+
+fn write_json(path: &Path, v: &Value) -> Result<u64> {
+    let text = serde_json::to_vec_pretty(v).map_err(|source| Error::Json {
+        what: path.display().to_string(),
+        source,
+    })?;
+    std::fs::write(path, &text).map_err(|e| Error::io(path, e))?;
+    Ok(text.len() as u64)
+}
+
+fn write_scene(
+    out_dir: &Path,
+    opts: &DemoOptions,
+    land: &Landscape,
+    (ulx, uly, size): (f64, f64, f64),
+    bbox: [f64; 4],
+    scene: &SceneSpec,
+) -> Result<(String, usize, u64)> {
+    let (platform, letter) = if scene.index.is_multiple_of(2) {
+        ("sentinel-2a", 'A')
+    } else {
+        ("sentinel-2b", 'B')
+    };
+    let id = format!(
+        "S2{letter}_22KEV_{:04}{:02}{:02}_0_L2A",
+        scene.date.year(),
+        u8::from(scene.date.month()),
+        scene.date.day()
+    );
+    let dir = out_dir.join(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let doy = f64::from(scene.date.ordinal());
+    let sky = Sky::new(
+        opts.seed,
+        scene.index,
+        scene.kind,
+        [ulx, uly - size, ulx + size, uly],
+    );
+    let (mut files, mut bytes) = (0usize, 0u64);
+    let mut assets = serde_json::Map::new();
+    let mut cloudy = 0u64;
+    let mut shadowed = 0u64;
+    let mut vegetated = 0u64;
+    let mut total20 = 0u64;
+    for res in [10.0, 20.0] {
+        let n = (size / res).round() as usize;
+        let specs: Vec<&BandSpec> = BANDS.iter().filter(|b| b.res == res).collect();
+        let mut planes = vec![vec![0u16; n * n]; specs.len()];
+        let mut scl = vec![0u8; if res == 20.0 { n * n } else { 0 }];
+        for row in 0..n {
+            for col in 0..n {
+                let x = ulx + (col as f64 + 0.5) * res;
+                let y = uly - (row as f64 + 0.5) * res;
+                let cover = land.cover(x, y);
+                // Within-field variability (soil, stand) and a little per-scene noise.
+                let patch = value_noise(opts.seed, x, y, 180.0, 2) - 0.5;
+                let jitter = unit(
+                    opts.seed,
+                    (x / res) as i64,
+                    (y / res) as i64,
+                    100 + scene.index,
+                ) - 0.5;
+                let ndvi =
+                    (ndvi_curve(cover, doy) + 0.08 * patch + 0.02 * jitter).clamp(0.05, 0.92);
+                let f = canopy_fraction(ndvi);
+                let cloud = sky.cloud(x, y);
+                let shadow = cloud < 0.05 && sky.shadow(x, y);
+                let k = row * n + col;
+                for (p, b) in planes.iter_mut().zip(&specs) {
+                    let mut refl = b.soil + (b.canopy - b.soil) * f;
+                    if shadow {
+                        refl *= 0.35;
+                    }
+                    // Clouds are bright and flat across the spectrum.
+                    let bright = 0.55 - 0.05 * b.wavelength.min(2.0);
+                    refl = refl * (1.0 - cloud) + bright * cloud;
+                    p[k] = (refl * 10_000.0 + 1000.0).round().clamp(1.0, 65_535.0) as u16;
+                }
+                if res == 20.0 {
+                    total20 += 1;
+                    scl[k] = if cloud > 0.6 {
+                        9
+                    } else if cloud > 0.05 {
+                        8
+                    } else if shadow {
+                        3
+                    } else if ndvi >= 0.4 {
+                        4
+                    } else {
+                        5
+                    };
+                    match scl[k] {
+                        8 | 9 => cloudy += 1,
+                        3 => shadowed += 1,
+                        4 => vegetated += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let georef = Georef {
+            epsg: Some(EPSG),
+            transform: GeoTransform::north_up(ulx, uly, res, res),
+        };
+        let stac_transform = json!([res, 0.0, ulx, 0.0, -res, uly]);
+        for (plane, b) in planes.into_iter().zip(&specs) {
+            let mut o = CogOptions::new(georef);
+            o.nodata = Some(0.0);
+            o.bands = vec![BandInfo {
+                description: Some(b.name.into()),
+                scale: Some(1e-4),
+                offset: Some(-0.1),
+            }];
+            let raster = Raster {
+                width: n,
+                height: n,
+                bands: 1,
+                data: Buffer::U16(plane),
+            };
+            bytes += write_cog(&dir.join(format!("{}.tif", b.name)), &raster, &o)?;
+            files += 1;
+            assets.insert(
+                b.key.into(),
+                json!({
+                    "href": format!("./{}.tif", b.name),
+                    "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                    "title": format!("{} - {}m", b.name, res),
+                    "eo:bands": [{"name": b.name, "center_wavelength": b.wavelength}],
+                    "gsd": res,
+                    "proj:shape": [n, n],
+                    "proj:transform": stac_transform,
+                    "raster:bands": [{"nodata": 0, "data_type": "uint16", "spatial_resolution": res,
+                                      "scale": 0.0001, "offset": -0.1}],
+                    "roles": ["data", "reflectance"],
+                }),
+            );
+        }
+        if res == 20.0 {
+            let mut o = CogOptions::new(georef);
+            o.nodata = Some(0.0);
+            o.overviews = Overviews::Nearest;
+            o.bands = vec![BandInfo {
+                description: Some("SCL".into()),
+                ..Default::default()
+            }];
+            let raster = Raster {
+                width: n,
+                height: n,
+                bands: 1,
+                data: Buffer::U8(scl),
+            };
+            bytes += write_cog(&dir.join("SCL.tif"), &raster, &o)?;
+            files += 1;
+            assets.insert(
+                "scl".into(),
+                json!({
+                    "href": "./SCL.tif",
+                    "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                    "title": "Scene classification map (SCL)",
+                    "gsd": 20.0, "proj:shape": [n, n], "proj:transform": stac_transform,
+                    "raster:bands": [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 20}],
+                    "roles": ["data"],
+                }),
+            );
+        }
+    }
+    let n10 = (size / 10.0).round() as usize;
+    let pct = |c: u64| (c as f64 * 100.0 / total20.max(1) as f64 * 1000.0).round() / 1000.0;
+    let datetime = OffsetDateTime::new_utc(scene.date, Time::from_hms(13, 36, 21).expect("valid"));
+    let item = json!({
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": [
+            "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+        ],
+        "id": id,
+        "collection": "sentinel-2-l2a",
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]], [bbox[0], bbox[1]]
+        ]]},
+        "bbox": bbox,
+        "properties": {
+            "datetime": datetime.format(&time::format_description::well_known::Rfc3339)
+                .map_err(|e| Error::Catalog(e.to_string()))?,
+            "platform": platform,
+            "constellation": "sentinel-2",
+            "instruments": ["msi"],
+            "eo:cloud_cover": pct(cloudy),
+            "s2:cloud_shadow_percentage": pct(shadowed),
+            "s2:vegetation_percentage": pct(vegetated),
+            "s2:processing_baseline": "05.10",
+            "proj:epsg": EPSG,
+            "proj:code": format!("EPSG:{EPSG}"),
+            "proj:shape": [n10, n10],
+            "proj:transform": [10.0, 0.0, ulx, 0.0, -10.0, uly],
+            "vivacampo:demo": true,
+        },
+        "assets": assets,
+        "links": [
+            {"rel": "root", "href": "../catalog.json", "type": "application/json"},
+            {"rel": "parent", "href": "../catalog.json", "type": "application/json"}
+        ],
+    });
+    bytes += write_json(&dir.join(format!("{id}.json")), &item)?;
+    Ok((id, files + 1, bytes))
+}
+
+fn write_cog(path: &Path, raster: &Raster, opts: &CogOptions) -> Result<u64> {
+    let bytes = cog::write(raster, opts).map_err(|source| Error::Raster {
+        url: path.display().to_string(),
+        source,
+    })?;
+    std::fs::write(path, &bytes).map_err(|e| Error::io(path, e))?;
+    Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canopy_fraction_reproduces_ndvi() {
+        for target in [0.2, 0.35, 0.5, 0.7, 0.85] {
+            let f = canopy_fraction(target);
+            let red = BANDS[RED].soil + (BANDS[RED].canopy - BANDS[RED].soil) * f;
+            let nir = BANDS[NIR].soil + (BANDS[NIR].canopy - BANDS[NIR].soil) * f;
+            assert!(
+                ((nir - red) / (nir + red) - target).abs() < 1e-9,
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn curves_look_like_the_crops() {
+        // Soybean green in January, bare in July; pasture greener in the wet season.
+        assert!(ndvi_curve(Cover::Soybean, 15.0) > 0.8);
+        assert!(ndvi_curve(Cover::Soybean, 200.0) < 0.25);
+        assert!(ndvi_curve(Cover::Maize, 340.0) > 0.75);
+        assert!(ndvi_curve(Cover::Pasture, 45.0) > ndvi_curve(Cover::Pasture, 230.0) + 0.3);
+    }
+
+    #[test]
+    fn demo_fields_are_inside_the_full_area() {
+        let utm = Crs::from_epsg(EPSG).unwrap();
+        let (ulx, uly, size) = area(10_000.0, &utm);
+        let land = Landscape::new(1, &utm);
+        let ((px, py), r) = land.pivot;
+        assert!(px - r > ulx && px + r < ulx + size && py - r > uly - size && py + r < uly);
+        for (x, y) in land.rectangle {
+            assert!(x > ulx && x < ulx + size && y > uly - size && y < uly);
+        }
+        assert_eq!(land.cover(px, py), Cover::Soybean);
+        let (cx, cy) = land
+            .rectangle
+            .iter()
+            .fold((0.0, 0.0), |a, p| (a.0 + p.0 / 4.0, a.1 + p.1 / 4.0));
+        assert_eq!(land.cover(cx, cy), Cover::Maize);
+    }
+}

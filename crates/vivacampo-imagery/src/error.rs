@@ -1,0 +1,89 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while finding, fetching or storing imagery. Each variant names
+/// the URL or path involved, so a failed job says what it was reading.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid location {url:?}: {reason}")]
+    Location { url: String, reason: String },
+    #[error(
+        "{url}: the server ignores HTTP Range requests (it sent the whole file); refusing to read it"
+    )]
+    RangeIgnored { url: String },
+    #[error("{url}: not found")]
+    NotFound { url: String },
+    #[error("{url}: {source}")]
+    Store {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("{url}: {source}")]
+    Raster {
+        url: String,
+        #[source]
+        source: vivacampo_raster::Error,
+    },
+    #[error("HTTP {status} from {url}: {body}")]
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("request to {url} failed: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Catalog(String),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Maps an object_store error for `url`, recognising "not found" and a server that answered
+    /// a range request with the whole body (object_store refuses those as non-partial).
+    pub(crate) fn store(url: &str, source: object_store::Error) -> Error {
+        if matches!(source, object_store::Error::NotFound { .. }) {
+            return Error::NotFound { url: url.into() };
+        }
+        let mut cause: Option<&dyn std::error::Error> = Some(&source);
+        while let Some(c) = cause {
+            let msg = c.to_string();
+            // object_store's HTTP store says the first, its generic range check the second.
+            if msg.contains("Range request not supported") || msg.contains("non-partial response") {
+                return Error::RangeIgnored { url: url.into() };
+            }
+            cause = c.source();
+        }
+        Error::Store {
+            url: url.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! VivaCampo imagery: where the pixels come from.
+//!
+//! - [`source`]: range reads of COGs from `file://`, `http(s)://` and `s3://` through
+//!   `object_store`, driving the raster engine's sans-IO loop, with a header cache and a shared
+//!   byte-bounded block cache.
+//! - [`store`]: the raster store for field-week COGs (local directory or S3-compatible).
+//! - [`stac`]: STAC API client and static catalogs, items parsed into plain [`stac::Scene`]s.
+//! - [`demo`]: the offline demo catalog (real COGs and STAC items on disk).
+//!
+//! Decisions are recorded in `docs/adr/0005-imagery-sources.md`.
+
+pub mod cache;
+pub mod demo;
+pub mod error;
+pub mod source;
+pub mod stac;
+pub mod store;
+
+pub use error::{Error, Result};
+
+/// Installs ring as rustls' process-wide crypto provider. We build reqwest with
+/// `rustls-no-provider` (no aws-lc C build), so a client built before this panics. Idempotent:
+/// a provider already installed (by us or the binary) is left alone.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // A concurrent install may win the race; either way a provider is in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

@@ -1,0 +1,283 @@
+//! The raster store: where field-week COGs live. One object-store abstraction over a local
+//! directory (the default, `<data-dir>/rasters`) and any S3-compatible bucket
+//! (`s3://bucket/prefix`). Key layout (`docs/raster-store.md`):
+//!
+//! ```text
+//! tenants/{tenant_id}/aois/{aoi_id}/{year}/W{week:02}/v{n}.tif
+//! ```
+//!
+//! Everything of a field sits under [`aoi_prefix`], so deleting a field is one prefix delete,
+//! and the tenant is the second key segment, so storage per tenant is a list away.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use url::Url;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::source::{HttpOptions, S3Options, s3_builder};
+
+/// Key of one field-week COG. `version` grows when a week is reprocessed, so a reader holding
+/// the old key never sees a half-replaced file.
+pub fn field_week_key(tenant: Uuid, aoi: Uuid, year: i32, week: u8, version: u32) -> String {
+    format!(
+        "{}{year}/W{week:02}/v{version}.tif",
+        aoi_prefix(tenant, aoi)
+    )
+}
+
+/// Prefix (with trailing `/`) of every object of a field.
+pub fn aoi_prefix(tenant: Uuid, aoi: Uuid) -> String {
+    format!("tenants/{tenant}/aois/{aoi}/")
+}
+
+/// Prefix of every object of a tenant.
+pub fn tenant_prefix(tenant: Uuid) -> String {
+    format!("tenants/{tenant}/")
+}
+
+/// One stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub size: u64,
+}
+
+/// Bytes stored, in total and per tenant (the `tenants/{id}/` segment), for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub total_bytes: u64,
+    pub objects: u64,
+    pub per_tenant: BTreeMap<String, u64>,
+}
+
+/// A raster store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RasterStore {
+    store: Arc<dyn ObjectStore>,
+    /// Key prefix inside the bucket (empty for a local directory).
+    prefix: String,
+    /// `file:///dir/` or `s3://bucket/prefix/`: [`RasterStore::url`] appends keys to it.
+    base_url: String,
+}
+
+impl RasterStore {
+    /// A store in a local directory (created if missing). Writes are atomic: object_store's
+    /// local backend writes a temporary file beside the target and renames it.
+    pub fn local(dir: impl AsRef<FsPath>) -> Result<RasterStore> {
+        let dir = std::path::absolute(dir.as_ref()).map_err(|e| Error::io(dir.as_ref(), e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let store = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| Error::store(&dir.display().to_string(), e))?
+            // Deleting a field's last file removes its now empty directories too.
+            .with_automatic_cleanup(true);
+        let base = Url::from_directory_path(&dir).map_err(|()| Error::Location {
+            url: dir.display().to_string(),
+            reason: "not an absolute directory".into(),
+        })?;
+        Ok(RasterStore {
+            store: Arc::new(store),
+            prefix: String::new(),
+            base_url: base.to_string(),
+        })
+    }
+
+    /// A store in an S3-compatible bucket, `s3://bucket[/prefix]`.
+    pub fn s3(url: &str, s3: &S3Options, http: &HttpOptions) -> Result<RasterStore> {
+        let bad = |reason: String| Error::Location {
+            url: url.into(),
+            reason,
+        };
+        let u = Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let bucket = u
+            .host_str()
+            .filter(|_| u.scheme() == "s3")
+            .ok_or_else(|| bad("expected s3://bucket/prefix".into()))?;
+        let prefix = u.path().trim_matches('/');
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        let store = s3_builder(s3, http)
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| Error::store(url, e))?;
+        Ok(RasterStore {
+            store: Arc::new(store),
+            base_url: format!("s3://{bucket}/{prefix}"),
+            prefix,
+        })
+    }
+
+    /// `s3://…` → [`RasterStore::s3`]; `file://…` or a path → [`RasterStore::local`].
+    pub fn open(location: &str, s3: &S3Options, http: &HttpOptions) -> Result<RasterStore> {
+        if location.starts_with("s3://") {
+            return RasterStore::s3(location, s3, http);
+        }
+        let dir = match Url::parse(location) {
+            Ok(u) if u.scheme() == "file" => u.to_file_path().map_err(|()| Error::Location {
+                url: location.into(),
+                reason: "not a local path".into(),
+            })?,
+            _ => PathBuf::from(location),
+        };
+        RasterStore::local(dir)
+    }
+
+    /// The URL of `key`, for [`crate::source::Sources::open`] (same credentials apply).
+    pub fn url(&self, key: &str) -> String {
+        format!("{}{key}", self.base_url)
+    }
+
+    fn path(&self, key: &str) -> Result<Path> {
+        Path::parse(format!("{}{key}", self.prefix)).map_err(|e| Error::Location {
+            url: key.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn key_of(&self, p: &Path) -> String {
+        p.as_ref()
+            .strip_prefix(&self.prefix)
+            .unwrap_or(p.as_ref())
+            .to_string()
+    }
+
+    /// Writes an object whole (atomically: readers see the old object or the new one).
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&self.path(key)?, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| Error::store(&self.url(key), e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes> {
+        let url = self.url(key);
+        let r = self
+            .store
+            .get(&self.path(key)?)
+            .await
+            .map_err(|e| Error::store(&url, e))?;
+        r.bytes().await.map_err(|e| Error::store(&url, e))
+    }
+
+    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        self.store
+            .get_range(&self.path(key)?, range)
+            .await
+            .map_err(|e| Error::store(&self.url(key), e))
+    }
+
+    /// Objects under `prefix` (a key prefix ending in `/`), with sizes, sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Entry>> {
+        let p = self.path(prefix.trim_end_matches('/'))?;
+        let mut out: Vec<Entry> = self
+            .store
+            .list(Some(&p))
+            .map_ok(|m| Entry {
+                key: self.key_of(&m.location),
+                size: m.size,
+            })
+            .try_collect()
+            .await
+            .map_err(|e| Error::store(&self.url(prefix), e))?;
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Deletes every object under `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        let entries = self.list(prefix).await?;
+        let paths: Vec<object_store::Result<Path>> = entries
+            .iter()
+            .map(|e| {
+                self.path(&e.key)
+                    .map_err(|err| object_store::Error::Generic {
+                        store: "raster store",
+                        source: err.to_string().into(),
+                    })
+            })
+            .collect();
+        let n = self
+            .store
+            .delete_stream(futures_util::stream::iter(paths).boxed())
+            .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+            .await
+            .map_err(|e| Error::store(&self.url(prefix), e))?;
+        Ok(n)
+    }
+
+    /// Bytes stored in total and per tenant.
+    pub async fn usage(&self) -> Result<Usage> {
+        let mut u = Usage::default();
+        for e in self.list("tenants/").await? {
+            u.total_bytes += e.size;
+            u.objects += 1;
+            if let Some(tenant) = e.key.split('/').nth(1) {
+                *u.per_tenant.entry(tenant.to_string()).or_default() += e.size;
+            }
+        }
+        Ok(u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_layout() {
+        let t = Uuid::from_u128(1);
+        let a = Uuid::from_u128(2);
+        assert_eq!(
+            field_week_key(t, a, 2026, 7, 3),
+            "tenants/00000000-0000-0000-0000-000000000001/aois/00000000-0000-0000-0000-000000000002/2026/W07/v3.tif"
+        );
+        assert!(field_week_key(t, a, 2026, 7, 3).starts_with(&aoi_prefix(t, a)));
+        assert!(aoi_prefix(t, a).starts_with(&tenant_prefix(t)));
+    }
+
+    #[tokio::test]
+    async fn local_put_get_list_delete() {
+        let dir = std::env::temp_dir().join(format!("vc-imagery-store-{}", std::process::id()));
+        let store = RasterStore::local(&dir).unwrap();
+        let (t1, t2, a) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(9));
+        let k1 = field_week_key(t1, a, 2026, 1, 1);
+        let k2 = field_week_key(t1, a, 2026, 2, 1);
+        let k3 = field_week_key(t2, a, 2026, 1, 1);
+        store
+            .put(&k1, Bytes::from_static(b"0123456789"))
+            .await
+            .unwrap();
+        store.put(&k2, Bytes::from_static(b"abc")).await.unwrap();
+        store.put(&k3, Bytes::from_static(b"xy")).await.unwrap();
+        // The file is where DELETE_AOI_ASSETS looks for it.
+        assert!(dir.join(&k1).is_file());
+        assert_eq!(&store.get(&k1).await.unwrap()[..], b"0123456789");
+        assert_eq!(&store.get_range(&k1, 2..5).await.unwrap()[..], b"234");
+        assert!(matches!(
+            store.get("tenants/none.tif").await,
+            Err(Error::NotFound { .. })
+        ));
+        let listed = store.list(&aoi_prefix(t1, a)).await.unwrap();
+        assert_eq!(listed.iter().map(|e| e.size).collect::<Vec<_>>(), [10, 3]);
+        let u = store.usage().await.unwrap();
+        assert_eq!((u.total_bytes, u.objects), (15, 3));
+        assert_eq!(u.per_tenant[&t1.to_string()], 13);
+        assert_eq!(store.delete_prefix(&aoi_prefix(t1, a)).await.unwrap(), 2);
+        assert!(!dir.join(aoi_prefix(t1, a)).exists());
+        assert_eq!(store.usage().await.unwrap().total_bytes, 2);
+        assert!(store.url(&k3).starts_with("file:///"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
