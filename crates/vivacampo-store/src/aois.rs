@@ -149,6 +149,18 @@ async fn check_quota(
         .map_err(StoreError::Quota)
 }
 
+/// The job that removes a deleted field's rasters from storage.
+pub(crate) fn delete_assets_job(tenant_id: &str, aoi_id: &str) -> NewJob {
+    NewJob {
+        tenant_id: tenant_id.to_owned(),
+        aoi_id: Some(aoi_id.to_owned()),
+        job_type: JobType::DeleteAoiAssets,
+        idempotency_key: Some(format!("DELETE_AOI_ASSETS:{aoi_id}")),
+        payload: serde_json::json!({"aoi_id": aoi_id}),
+        run_after: None,
+    }
+}
+
 fn backfill_job(tenant_id: &str, aoi_id: &str, geometry_version: i64, weeks: u32) -> NewJob {
     NewJob {
         tenant_id: tenant_id.to_owned(),
@@ -395,18 +407,7 @@ impl Store {
     pub async fn delete_aoi(&self, tenant_id: &str, actor_id: &str, id: &str) -> Result<String> {
         let mut tx = self.begin().await?;
         let aoi = aoi_by_id(&mut tx, tenant_id, id).await?;
-        let job = queue::enqueue(
-            &mut tx,
-            &NewJob {
-                tenant_id: tenant_id.to_owned(),
-                aoi_id: Some(id.to_owned()),
-                job_type: JobType::DeleteAoiAssets,
-                idempotency_key: Some(format!("DELETE_AOI_ASSETS:{id}")),
-                payload: serde_json::json!({"aoi_id": id}),
-                run_after: None,
-            },
-        )
-        .await?;
+        let job = queue::enqueue(&mut tx, &delete_assets_job(tenant_id, id)).await?;
         // Jobs that would work on the deleted field are pointless now.
         sqlx::query(
             "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1

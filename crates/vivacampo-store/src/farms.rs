@@ -1,9 +1,8 @@
 //! Farms: named groups of fields with a time zone.
 
-use vivacampo_core::jobs::JobType;
-
+use crate::aois::delete_assets_job;
 use crate::audit::{self, AuditEntry};
-use crate::queue::{self, NewJob};
+use crate::queue;
 use crate::{Page, PageRequest, Result, Store, StoreError, col, new_id, now_ms};
 
 /// A farm with the number of its active fields.
@@ -174,18 +173,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         for aoi_id in &aoi_ids {
-            queue::enqueue(
-                &mut tx,
-                &NewJob {
-                    tenant_id: tenant_id.to_owned(),
-                    aoi_id: Some(aoi_id.clone()),
-                    job_type: JobType::DeleteAoiAssets,
-                    idempotency_key: Some(format!("DELETE_AOI_ASSETS:{aoi_id}")),
-                    payload: serde_json::json!({"aoi_id": aoi_id}),
-                    run_after: None,
-                },
-            )
-            .await?;
+            queue::enqueue(&mut tx, &delete_assets_job(tenant_id, aoi_id)).await?;
         }
         sqlx::query("DELETE FROM aois WHERE farm_id = $1 AND tenant_id = $2")
             .bind(id)

@@ -15,24 +15,6 @@ use crate::routes::farms::not_found;
 use crate::state::AppState;
 use crate::views::{ErrorBody, rfc3339};
 
-/// Index names accepted in paths and parameters (API.md).
-pub const INDICES: &[&str] = &[
-    "ndvi",
-    "ndre",
-    "ndwi",
-    "ndmi",
-    "evi",
-    "savi",
-    "gndvi",
-    "reci",
-    "msi",
-    "nbr",
-    "bsi",
-    "ari",
-    "cri",
-    "true_color",
-];
-
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct HistoryQuery {
     /// Index name, default ndvi.
@@ -114,13 +96,17 @@ fn week_of_date(field: &str, value: &str) -> ApiResult<IsoWeek> {
 /// The index named in a request, checked against the catalogue.
 pub fn index_name(value: Option<&str>) -> ApiResult<String> {
     let name = value.unwrap_or("ndvi").trim().to_ascii_lowercase();
-    if INDICES.contains(&name.as_str()) {
+    if vivacampo_raster::index::info(&name).is_some() {
         Ok(name)
     } else {
+        let known: Vec<&str> = vivacampo_raster::index::catalogue()
+            .iter()
+            .map(|i| i.name)
+            .collect();
         Err(ApiError::invalid(
             "index",
             "unknown_index",
-            format!("unknown index {name:?}; known: {}", INDICES.join(", ")),
+            format!("unknown index {name:?}; known: {}", known.join(", ")),
         ))
     }
 }
