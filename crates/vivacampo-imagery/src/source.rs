@@ -146,7 +146,7 @@ type BlockKey = (Arc<str>, u64, u64);
 struct Inner {
     opts: SourceOptions,
     stores: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
-    headers: Mutex<Lru<Arc<str>, Arc<Tiff>>>,
+    headers: Mutex<Lru<Arc<str>, Header>>,
     blocks: Mutex<Lru<BlockKey, Bytes>>,
     bytes_fetched: AtomicU64,
     requests: AtomicU64,
@@ -159,11 +159,20 @@ pub struct Sources {
     inner: Arc<Inner>,
 }
 
+/// A parsed header and the first bytes of its file (the prefetch): a small COG (a field-week
+/// raster) is often whole in there, and then reading it costs no further request.
+#[derive(Debug, Clone)]
+struct Header {
+    tiff: Arc<Tiff>,
+    head: Bytes,
+}
+
 /// An open COG: its parsed header and where to fetch its tiles.
 #[derive(Debug, Clone)]
 pub struct CogHandle {
     sources: Sources,
     location: Location,
+    head: Bytes,
     pub tiff: Arc<Tiff>,
 }
 
@@ -276,22 +285,24 @@ impl Sources {
         let location = self.locate(url)?;
         let key: Arc<str> = url.into();
         let cached = lock(&self.inner.headers).get(&key);
-        let tiff = match cached {
-            Some(t) => t,
+        let header = match cached {
+            Some(h) => h,
             None => {
-                let t = Arc::new(self.parse_header(&location).await?);
-                lock(&self.inner.headers).insert(key, t.clone(), header_weight(&t));
-                t
+                let h = self.parse_header(&location).await?;
+                let weight = header_weight(&h.tiff) + h.head.len() as u64;
+                lock(&self.inner.headers).insert(key, h.clone(), weight);
+                h
             }
         };
         Ok(CogHandle {
             sources: self.clone(),
             location,
-            tiff,
+            head: header.head,
+            tiff: header.tiff,
         })
     }
 
-    async fn parse_header(&self, loc: &Location) -> Result<Tiff> {
+    async fn parse_header(&self, loc: &Location) -> Result<Header> {
         let url = &*loc.url;
         // One request gives both the size (Content-Range total) and the first bytes.
         let first = loc
@@ -307,10 +318,16 @@ impl Sources {
             .map_err(|e| Error::store(url, e))?;
         let size = first.meta.size;
         let start = first.range.start;
-        let bytes = first.bytes().await.map_err(|e| Error::store(url, e))?;
-        self.count(bytes.len());
+        let head = first.bytes().await.map_err(|e| Error::store(url, e))?;
+        self.count(head.len());
+        if start != 0 {
+            return Err(Error::Location {
+                url: url.into(),
+                reason: format!("asked for bytes from 0, got them from {start}"),
+            });
+        }
         let mut have = Ranges::new(size);
-        have.insert(start, bytes.to_vec());
+        have.insert(0, head.to_vec());
         loop {
             match Tiff::parse(&have) {
                 Err(vivacampo_raster::Error::NeedBytes { start, end }) => {
@@ -319,9 +336,13 @@ impl Sources {
                     have.insert(start, b.to_vec());
                 }
                 other => {
-                    return other.map_err(|source| Error::Raster {
+                    let tiff = other.map_err(|source| Error::Raster {
                         url: url.into(),
                         source,
+                    })?;
+                    return Ok(Header {
+                        tiff: Arc::new(tiff),
+                        head,
                     });
                 }
             }
@@ -355,12 +376,13 @@ impl Sources {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The bytes of `chunks` (byte ranges of tiles) in a [`Ranges`]: cached tiles from the
-    /// block cache, the others fetched as merged ranges, concurrently, then cached.
+    /// The bytes of `chunks` (byte ranges of tiles) in a [`Ranges`]: from the prefetched
+    /// `head`, from the block cache, or fetched as merged ranges, concurrently, then cached.
     async fn fetch_chunks(
         &self,
         loc: &Location,
         size: u64,
+        head: &Bytes,
         chunks: &[Range<u64>],
     ) -> Result<Ranges> {
         let mut out = Ranges::new(size);
@@ -368,6 +390,10 @@ impl Sources {
         {
             let mut cache = lock(&self.inner.blocks);
             for c in chunks {
+                if c.end <= head.len() as u64 {
+                    out.insert(c.start, head[c.start as usize..c.end as usize].to_vec());
+                    continue;
+                }
                 match cache.get(&(loc.url.clone(), c.start, c.end)) {
                     Some(b) => out.insert(c.start, b.to_vec()),
                     None => missing.push(c.clone()),
@@ -429,7 +455,7 @@ impl CogHandle {
             .collect();
         let bytes = self
             .sources
-            .fetch_chunks(&self.location, self.tiff.size, &chunks)
+            .fetch_chunks(&self.location, self.tiff.size, &self.head, &chunks)
             .await?;
         let tiff = self.tiff.clone();
         tokio::task::spawn_blocking(move || tiff.decode(&plan, &bytes))
@@ -567,7 +593,13 @@ mod tests {
 
     fn test_cog(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u16>) {
         let (w, h) = (600usize, 500usize);
-        let data: Vec<u16> = (0..w * h).map(|i| (i % 997) as u16 + 1).collect();
+        // Noisy, so the file is far larger than the header prefetch.
+        let data: Vec<u16> = (0..(w * h) as u64)
+            .map(|i| {
+                let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                ((x ^ (x >> 29)) % 60_000) as u16 + 1
+            })
+            .collect();
         let raster = Raster {
             width: w,
             height: h,
@@ -616,6 +648,33 @@ mod tests {
         // A plain path reads the same file.
         let plain = sources.open(path.to_str().unwrap()).await.unwrap();
         assert_eq!(plain.read_window(0, win).await.unwrap().data, r.data);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn small_cog_is_read_from_the_prefetch() {
+        let dir = std::env::temp_dir().join(format!("vc-imagery-small-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let raster = Raster {
+            width: 100,
+            height: 80,
+            bands: 1,
+            data: Buffer::U16((0..8000).map(|i| i as u16 % 300 + 1).collect()),
+        };
+        let opts = CogOptions::new(Georef {
+            epsg: Some(32722),
+            transform: GeoTransform::north_up(400000.0, 8040000.0, 10.0, 10.0),
+        });
+        let path = dir.join("small.tif");
+        std::fs::write(&path, write(&raster, &opts).unwrap()).unwrap();
+        let sources = Sources::new(SourceOptions::default());
+        let cog = sources.open(path.to_str().unwrap()).await.unwrap();
+        let r = cog
+            .read_window(0, Window::new(0, 0, 100, 80))
+            .await
+            .unwrap();
+        assert_eq!(r.data, raster.data);
+        assert_eq!(sources.stats().requests, 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

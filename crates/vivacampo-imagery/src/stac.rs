@@ -95,6 +95,15 @@ impl Search {
             max_items: 500,
         }
     }
+
+    /// A bbox search over ISO week `week` of `year`: Monday 00:00:00 to Sunday 23:59:59 UTC.
+    pub fn iso_week(bbox: [f64; 4], year: i32, week: u8) -> Result<Search> {
+        let monday = time::Date::from_iso_week_date(year, week, time::Weekday::Monday)
+            .map_err(|e| Error::Catalog(format!("ISO week {year}-W{week:02}: {e}")))?;
+        let start = monday.midnight().assume_utc();
+        let end = start + Duration::from_secs(7 * 86_400 - 1);
+        Ok(Search::bbox(bbox, start, end))
+    }
 }
 
 /// Where scenes come from, chosen by configuration: `earth-search`, `planetary-computer`, a
@@ -183,7 +192,7 @@ impl StacApi {
         })
     }
 
-    /// Signs asset hrefs with Planetary Computer SAS tokens from `token_url`
+    /// Signs HTTP(S) asset hrefs with Planetary Computer SAS tokens from `token_url`
     /// (`{token_url}/{collection}`), one cached token per collection.
     pub fn with_sas_signing(mut self, token_url: &str) -> StacApi {
         self.signer = Some(Arc::new(SasSigner {
@@ -428,7 +437,7 @@ impl SasSigner {
             }
         };
         for a in scene.assets.values_mut() {
-            if a.href.starts_with("https://") {
+            if a.href.starts_with("https://") || a.href.starts_with("http://") {
                 let sep = if a.href.contains('?') { '&' } else { '?' };
                 a.href = format!("{}{sep}{token}", a.href);
             }
@@ -831,6 +840,14 @@ mod tests {
         assert!(n.post.is_none());
         assert_eq!(n.url.query(), Some("token=next:x"));
         assert!(next_request(&json!({"links": []}), &original, &base).is_none());
+    }
+
+    #[test]
+    fn iso_week_interval() {
+        let q = Search::iso_week([0.0, 0.0, 1.0, 1.0], 2026, 1).unwrap();
+        assert_eq!(q.start, time::macros::datetime!(2025-12-29 0:00 UTC));
+        assert_eq!(q.end, time::macros::datetime!(2026-01-04 23:59:59 UTC));
+        assert!(Search::iso_week([0.0, 0.0, 1.0, 1.0], 2026, 54).is_err());
     }
 
     #[test]

@@ -90,6 +90,7 @@ async fn start() -> Shared {
         .route("/norange/{*path}", get(file_whole))
         .route("/flaky/files/{*path}", get(file_flaky))
         .route("/missing/{*path}", get(missing))
+        .route("/sas/token/{collection}", get(sas_token))
         .with_state(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     state
@@ -154,6 +155,11 @@ async fn flaky_search(State(s): State<Shared>, Json(body): Json<Value>) -> Respo
         return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
     }
     Json(page(&s, &body, 0, false)).into_response()
+}
+
+async fn sas_token(State(s): State<Shared>, UrlPath(collection): UrlPath<String>) -> Json<Value> {
+    hit(&s, &format!("sas/{collection}"));
+    Json(json!({"msft:expiry": "2099-01-01T00:00:00Z", "token": "st=x&se=y&sig=abc%2B"}))
 }
 
 fn hit(s: &Server, key: &str) -> usize {
@@ -376,4 +382,22 @@ async fn stac_search_retries_a_503() {
     q.max_items = 2;
     assert_eq!(api.search(&q).await.unwrap().len(), 2);
     assert_eq!(s.flaky_searches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn planetary_computer_style_sas_signing() {
+    let s = start().await;
+    let api =
+        vivacampo_imagery::stac::StacApi::new(&s.base, "sentinel-2-l2a", &HttpOptions::default())
+            .unwrap()
+            .with_sas_signing(&format!("{}/sas/token", s.base));
+    let scenes = api.search(&whole_interval()).await.unwrap();
+    let href = &scenes[0].assets["B04"].href;
+    assert!(href.ends_with(".tif?st=x&se=y&sig=abc%2B"), "{href}");
+    // One token for the collection, cached across scenes and pages.
+    assert_eq!(s.hits.lock().unwrap()["sas/sentinel-2-l2a"], 1);
+    // The signed URL reads like any other (the query rides on every range request).
+    let sources = Sources::new(SourceOptions::default());
+    let cog = sources.open(href).await.unwrap();
+    cog.read_window(0, Window::new(0, 0, 16, 16)).await.unwrap();
 }
