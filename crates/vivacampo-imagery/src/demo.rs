@@ -333,6 +333,14 @@ pub fn generate(
     }
     dates.reverse();
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    // Until the new one is complete there is no catalog (see `ensure`).
+    let catalog_path = out_dir.join("catalog.json");
+    match std::fs::remove_file(&catalog_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(&catalog_path, e));
+        }
+        _ => {}
+    }
     let (mut files, mut bytes) = (0usize, 0u64);
     let mut ids = Vec::new();
     for (i, date) in dates.iter().enumerate() {
@@ -353,6 +361,7 @@ pub fn generate(
     }
     let catalog = json!({
         "type": "Catalog", "stac_version": "1.0.0", "id": "vivacampo-demo",
+        "vivacampo:options": options_json(opts),
         "description": "VivaCampo offline demo: synthetic Sentinel-2 L2A scenes over Rio Verde, Goiás",
         "links": ids.iter().map(|id| json!({"rel": "item", "href": format!("./{id}/{id}.json"),
                                             "type": "application/geo+json"}))
@@ -360,13 +369,38 @@ pub fn generate(
             .collect::<Vec<_>>(),
     });
     files += 1;
-    bytes += write_json(&out_dir.join("catalog.json"), &catalog)?;
+    bytes += write_json(&catalog_path, &catalog)?;
     Ok(Summary {
         scene_ids: ids,
         bbox,
         files,
         bytes,
     })
+}
+
+/// What [`ensure`] compares: a catalog made with other options is made again. `version`
+/// changes when the generator does.
+fn options_json(opts: &DemoOptions) -> Value {
+    json!({"version": 1, "weeks": opts.weeks, "end_date": opts.end_date.to_string(),
+           "size_m": opts.size_m, "seed": opts.seed})
+}
+
+/// Generates the catalog unless `out_dir` already holds one made with the same options (the
+/// `vivacampo demo` cache). `catalog.json` is written last, so a run that was interrupted
+/// leaves no catalog that looks complete. Returns whether it generated.
+pub fn ensure(
+    out_dir: &Path,
+    opts: &DemoOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<bool> {
+    let existing = std::fs::read_to_string(out_dir.join("catalog.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    if existing.is_some_and(|c| c["vivacampo:options"] == options_json(opts)) {
+        return Ok(false);
+    }
+    generate(out_dir, opts, progress)?;
+    Ok(true)
 }
 
 struct SceneSpec {

@@ -29,6 +29,13 @@ async fn generate_search_open_read() {
         std::fs::read(dir.join(id).join("B08.tif")).unwrap(),
         std::fs::read(again.join(id).join("B08.tif")).unwrap()
     );
+    // The demo cache: same options, nothing to do; other options, made again.
+    assert!(!demo::ensure(&again, &opts, |_, _| {}).unwrap());
+    let other = DemoOptions {
+        seed: opts.seed + 1,
+        ..opts.clone()
+    };
+    assert!(demo::ensure(&again, &other, |_, _| {}).unwrap());
     std::fs::remove_dir_all(&again).unwrap();
 
     let catalog = Catalog::from_config(dir.to_str().unwrap(), &HttpOptions::default()).unwrap();
