@@ -267,7 +267,8 @@ impl Sky {
         Sky {
             blobs,
             // Morning sun from the north-east: shadows fall south-west.
-            shadow_shift: (-350.0, -250.0),
+            // (clouds ~1.5 km up, sun ~55° high: about 1 km away).
+            shadow_shift: (-800.0, -600.0),
         }
     }
 
@@ -341,10 +342,10 @@ pub fn generate(
         }
         _ => {}
     }
-    let (mut files, mut bytes) = (0usize, 0u64);
-    let mut ids = Vec::new();
-    for (i, date) in dates.iter().enumerate() {
-        let scene = SceneSpec {
+    let scenes: Vec<SceneSpec> = dates
+        .iter()
+        .enumerate()
+        .map(|(i, date)| SceneSpec {
             index: i as u64,
             date: *date,
             kind: match unit(opts.seed, i as i64, 0, 7) {
@@ -352,12 +353,41 @@ pub fn generate(
                 u if u < 0.85 => 1,
                 _ => 2,
             },
-        };
-        let (id, n, b) = write_scene(out_dir, opts, &land, (ulx, uly, size), bbox, &scene)?;
+        })
+        .collect();
+    // Scenes are independent: one worker thread per core, progress reported from here.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut written: Vec<Option<Result<(String, usize, u64)>>> =
+        (0..scenes.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(scenes.len()) {
+            let (tx, next, scenes, land) = (tx.clone(), &next, &scenes, &land);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(scene) = scenes.get(i) else { break };
+                    let r = write_scene(out_dir, opts, land, (ulx, uly, size), bbox, scene);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (done, (i, r)) in rx.iter().enumerate() {
+            written[i] = Some(r);
+            progress(done + 1, scenes.len());
+        }
+    });
+    let (mut files, mut bytes) = (0usize, 0u64);
+    let mut ids = Vec::new();
+    for r in written {
+        let (id, n, b) = r.expect("every scene reported")?;
         files += n;
         bytes += b;
         ids.push(id);
-        progress(i + 1, dates.len());
     }
     let catalog = json!({
         "type": "Catalog", "stac_version": "1.0.0", "id": "vivacampo-demo",
