@@ -36,6 +36,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_field_weeks.sql"),
         postgres: include_str!("../migrations/postgres/0002_field_weeks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "job_parents",
+        sqlite: include_str!("../migrations/sqlite/0003_job_parents.sql"),
+        postgres: include_str!("../migrations/postgres/0003_job_parents.sql"),
+    },
 ];
 
 /// The state of one migration in a database.

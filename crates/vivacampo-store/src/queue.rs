@@ -217,6 +217,37 @@ impl Store {
         Ok(enqueued)
     }
 
+    /// Enqueues the jobs a parent fans out to, links them to it and sets its progress to
+    /// (finished children, children). Children whose key is already in play are linked too.
+    pub async fn enqueue_children(
+        &self,
+        parent_id: &str,
+        children: &[NewJob],
+    ) -> Result<Vec<Enqueued>> {
+        let mut tx = self.begin().await?;
+        let mut enqueued = Vec::with_capacity(children.len());
+        for child in children {
+            let e = enqueue(&mut tx, child).await?;
+            sqlx::query("UPDATE jobs SET parent_job_id = $1 WHERE id = $2")
+                .bind(parent_id)
+                .bind(&e.job.id)
+                .execute(&mut *tx)
+                .await?;
+            enqueued.push(e);
+        }
+        sqlx::query(
+            "UPDATE jobs SET progress_total = $1, progress_done = (SELECT COUNT(*) FROM jobs c WHERE c.parent_job_id = $2
+                 AND c.status IN ('SUCCEEDED', 'DEAD', 'CANCELLED')), updated_at = $3 WHERE id = $2",
+        )
+        .bind(children.len() as i64)
+        .bind(parent_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(enqueued)
+    }
+
     /// A tenant's job.
     pub async fn job(&self, tenant_id: &str, id: &str) -> Result<Job> {
         let mut conn = self.conn().await?;
@@ -365,6 +396,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        refresh_parent_progress(&mut tx, id).await?;
         sqlx::query("UPDATE job_runs SET status = 'CANCELLED', finished_at = $1 WHERE job_id = $2 AND finished_at IS NULL")
             .bind(now)
             .bind(id)
@@ -536,6 +568,7 @@ impl Store {
             tx.commit().await?;
             return Ok(false);
         }
+        refresh_parent_progress(&mut tx, job_id).await?;
         sqlx::query("UPDATE job_runs SET status = 'SUCCEEDED', finished_at = $1, metrics = $2 WHERE job_id = $3 AND attempt = $4")
             .bind(now)
             .bind(metrics.to_string())
@@ -641,6 +674,21 @@ impl Store {
     }
 }
 
+/// Recounts the finished children of `child_id`'s parent into the parent's progress.
+async fn refresh_parent_progress(conn: &mut sqlx::AnyConnection, child_id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET progress_done = (SELECT COUNT(*) FROM jobs c WHERE c.parent_job_id = jobs.id
+                                           AND c.status IN ('SUCCEEDED', 'DEAD', 'CANCELLED')),
+                         updated_at = $1
+         WHERE id = (SELECT parent_job_id FROM jobs WHERE id = $2)",
+    )
+    .bind(now_ms())
+    .bind(child_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Ends an attempt as failed (`run_status` FAILED or LOST): the job goes to FAILED with backoff,
 /// or DEAD when `attempt` was the last one.
 async fn finish_attempt(
@@ -681,5 +729,8 @@ async fn finish_attempt(
         .bind(attempt)
         .execute(&mut *conn)
         .await?;
+    if status == JobStatus::Dead {
+        refresh_parent_progress(conn, job_id).await?;
+    }
     Ok(status)
 }

@@ -161,6 +161,17 @@ pub async fn set_job_timeout(store: &Store, job_id: &str, timeout: Duration) -> 
     Ok(())
 }
 
+/// Pushes a job's `run_after` into the future, so other jobs are leased first.
+pub async fn delay_job(store: &Store, job_id: &str, by: Duration) -> crate::Result<()> {
+    let mut conn = store.conn().await?;
+    sqlx::query("UPDATE jobs SET run_after = $1 WHERE id = $2")
+        .bind(crate::now_ms() + by.as_millis() as i64)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -749,3 +749,53 @@ async fn exhausted_pool_is_unavailable_quickly_and_recovers() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn children_report_progress_to_their_parent() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let parent = store
+            .enqueue(job(&tenant, Some("parent")))
+            .await
+            .unwrap()
+            .job;
+        let children: Vec<NewJob> = (0..3)
+            .map(|i| job(&tenant, Some(&format!("child-{i}"))))
+            .collect();
+        let enqueued = store.enqueue_children(&parent.id, &children).await.unwrap();
+        assert_eq!(enqueued.len(), 3);
+        assert_eq!(
+            store.job(&tenant, &parent.id).await.unwrap().progress,
+            Progress { done: 0, total: 3 }
+        );
+        // Re-running the fan-out links the same children, it does not add more.
+        let again = store.enqueue_children(&parent.id, &children).await.unwrap();
+        assert!(again.iter().all(|e| !e.created));
+
+        let first = &enqueued[0].job.id;
+        store.cancel_job(&tenant, first).await.unwrap();
+        let second = &enqueued[1].job.id;
+        // Keep the parent and the third child out of the way so the lease takes the second.
+        for other in [&parent.id, &enqueued[2].job.id] {
+            vivacampo_store::testing::delay_job(store, other, Duration::from_secs(3600))
+                .await
+                .unwrap();
+        }
+        let leased = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&leased.job.id, second);
+        store
+            .complete_job(second, "w", leased.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.job(&tenant, &parent.id).await.unwrap().progress,
+            Progress { done: 2, total: 3 }
+        );
+        db.drop_db().await;
+    }
+}

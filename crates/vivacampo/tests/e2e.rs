@@ -91,7 +91,7 @@ fn migrate_admin_and_configuration_errors() {
         "{text}"
     );
     let applied = command(&dir, None).arg("migrate").output().unwrap();
-    assert!(String::from_utf8_lossy(&applied.stdout).contains("applied 2 migration"));
+    assert!(String::from_utf8_lossy(&applied.stdout).contains("applied 3 migration"));
     let again = command(&dir, None).arg("migrate").output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
 
