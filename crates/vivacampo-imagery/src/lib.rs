@@ -5,6 +5,8 @@
 //!   byte-bounded block cache.
 //! - [`store`]: the raster store for field-week COGs (local directory or S3-compatible).
 //! - [`stac`]: STAC API client and static catalogs, items parsed into plain [`stac::Scene`]s.
+//! - [`observation`]: a scene's bands read onto a field grid as reflectance (for the week
+//!   composite of PROCESS_WEEK).
 //! - [`demo`]: the offline demo catalog (real COGs and STAC items on disk).
 //!
 //! Decisions are recorded in `docs/adr/0005-imagery-sources.md`.
@@ -12,6 +14,7 @@
 pub mod cache;
 pub mod demo;
 pub mod error;
+pub mod observation;
 pub mod source;
 pub mod stac;
 pub mod store;

@@ -3,11 +3,15 @@
 
 use time::macros::{date, datetime};
 use vivacampo_imagery::demo::{self, DEMO_PIVOT, DemoOptions};
+use vivacampo_imagery::observation::read_observation;
 use vivacampo_imagery::source::HttpOptions;
 use vivacampo_imagery::source::{SourceOptions, Sources};
 use vivacampo_imagery::stac::{Catalog, Search};
 use vivacampo_raster::crs::Crs;
+use vivacampo_raster::field_week::{Composite, FieldGrid};
 use vivacampo_raster::geo::{GeoTransform, Grid};
+use vivacampo_raster::index::Band;
+use vivacampo_raster::mask::{self, SclPolicy};
 use vivacampo_raster::tiff::Window;
 use vivacampo_raster::warp::Resampling;
 
@@ -110,5 +114,34 @@ async fn generate_search_open_read() {
         }
     }
     assert!(clear > 0 || scene.cloud_cover > 10.0);
+
+    // The same through the field-grid path PROCESS_WEEK uses: every index band and SCL as
+    // reflectance on the pivot's grid, then the week composite of the raster engine.
+    let field = mask::Polygon {
+        exterior: (0..=32)
+            .map(|k| {
+                let t = f64::from(k) / 32.0 * std::f64::consts::TAU;
+                (lon + 0.004 * t.cos(), lat + 0.004 * t.sin())
+            })
+            .collect(),
+        holes: vec![],
+    };
+    let fg = FieldGrid::new(&[field]).unwrap();
+    let mut observations = Vec::new();
+    for s in scenes.iter().rev() {
+        observations.push(
+            read_observation(&sources, s, fg.grid, &Band::ALL)
+                .await
+                .unwrap(),
+        );
+    }
+    let o = &observations[0];
+    assert_eq!(o.scl.len(), fg.grid.width * fg.grid.height);
+    assert!(o.cloud_fraction(&fg.zone).is_some());
+    let composite =
+        Composite::newest_clear(&observations, SclPolicy::Default, o.scl.len()).unwrap();
+    let ndvi = composite.index_stats(&fg.zone).unwrap();
+    let (_, st) = ndvi.iter().find(|(name, _)| *name == "ndvi").unwrap();
+    assert!(st.mean.unwrap() > 0.6, "{st:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
