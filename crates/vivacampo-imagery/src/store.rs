@@ -19,6 +19,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use time::OffsetDateTime;
 use url::Url;
 use uuid::Uuid;
 
@@ -49,6 +50,8 @@ pub fn tenant_prefix(tenant: Uuid) -> String {
 pub struct Entry {
     pub key: String,
     pub size: u64,
+    /// When it was last written (for RETENTION).
+    pub modified: OffsetDateTime,
 }
 
 /// Bytes stored, in total and per tenant (the `tenants/{id}/` segment), for `/metrics`.
@@ -187,6 +190,8 @@ impl RasterStore {
             .map_ok(|m| Entry {
                 key: self.key_of(&m.location),
                 size: m.size,
+                modified: OffsetDateTime::from_unix_timestamp(m.last_modified.timestamp())
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             })
             .try_collect()
             .await
@@ -271,6 +276,8 @@ mod tests {
         ));
         let listed = store.list(&aoi_prefix(t1, a)).await.unwrap();
         assert_eq!(listed.iter().map(|e| e.size).collect::<Vec<_>>(), [10, 3]);
+        let age = OffsetDateTime::now_utc() - listed[0].modified;
+        assert!(age.whole_seconds().abs() < 60, "{age}");
         let u = store.usage().await.unwrap();
         assert_eq!((u.total_bytes, u.objects), (15, 3));
         assert_eq!(u.per_tenant[&t1.to_string()], 13);

@@ -6,7 +6,7 @@ use vivacampo_imagery::demo::{self, DEMO_PIVOT, DemoOptions};
 use vivacampo_imagery::observation::read_observation;
 use vivacampo_imagery::source::HttpOptions;
 use vivacampo_imagery::source::{SourceOptions, Sources};
-use vivacampo_imagery::stac::{Catalog, Search};
+use vivacampo_imagery::stac::{Catalog, Search, StaticCatalog};
 use vivacampo_raster::crs::Crs;
 use vivacampo_raster::field_week::{Composite, FieldGrid};
 use vivacampo_raster::geo::{GeoTransform, Grid};
@@ -40,6 +40,9 @@ async fn generate_search_open_read() {
         ..opts.clone()
     };
     assert!(demo::ensure(&again, &other, |_, _| {}).unwrap());
+    // Without catalog.json, a directory of items is a catalog too.
+    std::fs::remove_file(again.join("catalog.json")).unwrap();
+    assert_eq!(StaticCatalog::new(&again).items().unwrap().len(), 3);
     std::fs::remove_dir_all(&again).unwrap();
 
     let catalog = Catalog::from_config(dir.to_str().unwrap(), &HttpOptions::default()).unwrap();
