@@ -37,6 +37,8 @@ use crate::error::{Error, Result};
 
 /// Range GETs in flight per window.
 const FETCH_CONCURRENCY: usize = 8;
+/// Stores (buckets, HTTP origins) kept for reuse.
+const MAX_STORES: usize = 256;
 /// Parsed headers kept (weighted by their tile tables, see [`header_weight`]).
 const HEADER_CACHE_BYTES: u64 = 64 << 20;
 
@@ -275,6 +277,11 @@ impl Sources {
                     .map_err(|e| Error::store(key, e))?,
             )
         };
+        // Each new SAS token is a new store; stores are cheap to remake, so start over rather
+        // than grow without bound.
+        if stores.len() >= MAX_STORES {
+            stores.clear();
+        }
         stores.insert(key.to_string(), store.clone());
         Ok(store)
     }
