@@ -3,7 +3,8 @@
 //!
 //! Reflectance bands are resampled bilinearly (20 m bands onto the 10 m grid), SCL by nearest
 //! neighbour (class codes are never interpolated); every band of a scene is fetched
-//! concurrently, through the shared caches of [`Sources`].
+//! concurrently, through the shared caches of [`Sources`]. Scenes whose DNs turn out to be
+//! shifted already, whatever their metadata says, are read without the offset.
 
 use futures_util::future::try_join_all;
 use vivacampo_raster::field_week::Observation;
@@ -49,7 +50,7 @@ pub async fn read_observation(
             other => (0..other.len()).map(|i| other.get_f64(i)).collect(),
         })
         .collect();
-    let scl = planes
+    let scl: Vec<u8> = planes
         .pop()
         .expect("SCL was requested")
         .into_iter()
@@ -61,15 +62,135 @@ pub async fn read_observation(
             }
         })
         .collect();
+    let offset_applied = offset_already_applied(bands, &planes, &wanted, &scl);
+    if offset_applied {
+        tracing::warn!(
+            scene = %scene.id,
+            "most clear red pixels would be negative with the -0.1 offset: the DNs are already \
+             shifted, reading them without the offset"
+        );
+    }
     let reflectance = bands
         .iter()
         .zip(planes)
         .zip(&wanted)
         .map(|((&b, dn), (a, _))| {
+            let offset = if offset_applied { 0.0 } else { a.offset };
             // The warp already turned nodata into NaN; NaN stays NaN.
-            let refl = dn.into_iter().map(|v| v * a.scale + a.offset).collect();
+            let refl = dn.into_iter().map(|v| v * a.scale + offset).collect();
             (b, refl)
         })
         .collect();
     Ok(Observation { reflectance, scl })
+}
+
+/// The check `external-apis.md` §1.6 asks for: some Earth Search items say the BOA offset was
+/// not removed although it was. Real red reflectance of clear land is rarely below 0; if more
+/// than a fifth of the clear pixels would be, the DNs were already shifted.
+fn offset_already_applied(
+    bands: &[Band],
+    planes: &[Vec<f64>],
+    wanted: &[(&Asset, Resampling)],
+    scl: &[u8],
+) -> bool {
+    let Some(i) = bands.iter().position(|&b| b == Band::Red) else {
+        return false;
+    };
+    let a = wanted[i].0;
+    if a.offset >= 0.0 {
+        return false;
+    }
+    let (mut clear, mut negative) = (0usize, 0usize);
+    for (&dn, &class) in planes[i].iter().zip(scl) {
+        if dn.is_finite() && matches!(class, 4..=6) {
+            clear += 1;
+            negative += usize::from(dn * a.scale + a.offset < 0.0);
+        }
+    }
+    clear >= 16 && negative * 5 > clear
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::macros::datetime;
+    use vivacampo_raster::cog::{CogOptions, write};
+    use vivacampo_raster::geo::{GeoTransform, Georef};
+    use vivacampo_raster::raster::Raster;
+
+    use super::*;
+
+    /// A scene whose red band holds `red_dn` everywhere, SCL vegetation, items saying baseline
+    /// 05.10 with offset -0.1.
+    fn scene(dir: &std::path::Path, red_dn: u16) -> (Scene, Grid) {
+        let georef = Georef {
+            epsg: Some(32722),
+            transform: GeoTransform::north_up(500000.0, 8040000.0, 10.0, 10.0),
+        };
+        let cog = |name: &str, data: Buffer| {
+            let r = Raster {
+                width: 64,
+                height: 64,
+                bands: 1,
+                data,
+            };
+            let path = dir.join(format!("{name}.tif"));
+            std::fs::write(&path, write(&r, &CogOptions::new(georef)).unwrap()).unwrap();
+            Asset {
+                href: path.display().to_string(),
+                scale: if name == "SCL" { 1.0 } else { 1e-4 },
+                offset: if name == "SCL" { 0.0 } else { -0.1 },
+                nodata: Some(0.0),
+                transform: None,
+                shape: None,
+            }
+        };
+        let mut assets = BTreeMap::new();
+        assets.insert("B04".into(), cog("B04", Buffer::U16(vec![red_dn; 4096])));
+        assets.insert("SCL".into(), cog("SCL", Buffer::U8(vec![4; 4096])));
+        let scene = Scene {
+            id: "test".into(),
+            collection: None,
+            datetime: datetime!(2026-01-01 13:00 UTC),
+            cloud_cover: 0.0,
+            bbox: None,
+            epsg: Some(32722),
+            transform: None,
+            shape: None,
+            processing_baseline: Some("05.10".into()),
+            boa_offset_applied: Some(false),
+            assets,
+        };
+        let grid = Grid {
+            width: 16,
+            height: 16,
+            transform: GeoTransform::north_up(500100.0, 8039900.0, 10.0, 10.0),
+            epsg: 32722,
+        };
+        (scene, grid)
+    }
+
+    #[tokio::test]
+    async fn offset_applied_unless_the_pixels_say_otherwise() {
+        let dir = std::env::temp_dir().join(format!("vc-imagery-obs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sources = Sources::new(Default::default());
+        // 0.03 reflectance stored with the +1000 DN shift: offset applied.
+        let (s, grid) = scene(&dir, 1300);
+        let o = read_observation(&sources, &s, grid, &[Band::Red])
+            .await
+            .unwrap();
+        assert!((o.reflectance[0].1[0] - 0.03).abs() < 1e-9);
+        assert_eq!(o.scl[0], 4);
+        // The same reflectance already shifted (DN 300), flag and metadata notwithstanding.
+        let dir2 = dir.join("shifted");
+        std::fs::create_dir_all(&dir2).unwrap();
+        let (s, grid) = scene(&dir2, 300);
+        let o = read_observation(&sources, &s, grid, &[Band::Red])
+            .await
+            .unwrap();
+        assert!((o.reflectance[0].1[0] - 0.03).abs() < 1e-9);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
