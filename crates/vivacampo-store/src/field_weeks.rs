@@ -98,7 +98,7 @@ fn week_from(row: &sqlx::any::AnyRow) -> Result<IsoWeek> {
 
 impl Store {
     /// Records a processed week, replacing an earlier result of the same week (re-runs never
-    /// duplicate). Baseline and anomaly of each index are computed from the field's other OK weeks.
+    /// duplicate).
     pub async fn record_aoi_week(
         &self,
         tenant_id: &str,
@@ -148,28 +148,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for stats in &result.stats {
-            let history_rows = sqlx::query(
-                "SELECT s.year, s.week, s.mean FROM aoi_week_stats s
-                 JOIN aoi_weeks w ON w.aoi_id = s.aoi_id AND w.year = s.year AND w.week = s.week
-                 WHERE s.aoi_id = $1 AND s.index_name = $2 AND w.status = 'OK' AND s.mean IS NOT NULL",
-            )
-            .bind(aoi_id)
-            .bind(&stats.index)
-            .fetch_all(&mut *tx)
-            .await?;
-            let history = history_rows
-                .iter()
-                .map(|r| Ok((week_from(r)?, col::<f64>(r, "mean")?)))
-                .collect::<Result<Vec<_>>>()?;
-            let base = baseline(result.week, &history);
-            let anomaly = match (stats.mean, base, result.status) {
-                (Some(mean), Some(base), WeekStatus::Ok) => Some(mean - base),
-                _ => None,
-            };
             sqlx::query(
                 "INSERT INTO aoi_week_stats (tenant_id, aoi_id, year, week, index_name, pixel_count, valid_count,
-                                             mean, std, min, max, p10, p50, p90, baseline, anomaly)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                                             mean, std, min, max, p10, p50, p90)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(tenant_id)
             .bind(aoi_id)
@@ -185,8 +167,6 @@ impl Store {
             .bind(stats.p10)
             .bind(stats.p50)
             .bind(stats.p90)
-            .bind(base)
-            .bind(anomaly)
             .persistent(false)
             .execute(&mut *tx)
             .await?;
@@ -240,6 +220,8 @@ impl Store {
     }
 
     /// The time series of one index of a field, oldest first, within `from..=to` when given.
+    /// Baselines come from every OK week of the field (weeks before `from` included), so they do
+    /// not depend on the order in which weeks were processed.
     pub async fn aoi_history(
         &self,
         tenant_id: &str,
@@ -249,57 +231,59 @@ impl Store {
         to: Option<IsoWeek>,
     ) -> Result<Vec<HistoryPoint>> {
         let mut conn = self.conn().await?;
-        let lo = from
-            .map(|w| i64::from(w.year) * 100 + i64::from(w.week))
-            .unwrap_or(0);
-        let hi = to
-            .map(|w| i64::from(w.year) * 100 + i64::from(w.week))
-            .unwrap_or(i64::MAX);
         let rows = sqlx::query(
             "SELECT w.year, w.week, w.status, w.scene_datetime, w.valid_pixel_ratio,
-                    s.pixel_count, s.valid_count, s.mean, s.std, s.min, s.max, s.p10, s.p50, s.p90, s.baseline, s.anomaly
+                    s.pixel_count, s.valid_count, s.mean, s.std, s.min, s.max, s.p10, s.p50, s.p90
              FROM aoi_weeks w
              LEFT JOIN aoi_week_stats s ON s.aoi_id = w.aoi_id AND s.year = w.year AND s.week = w.week AND s.index_name = $3
              WHERE w.tenant_id = $1 AND w.aoi_id = $2 AND w.status <> 'PLANNED'
-               AND w.year * 100 + w.week >= $4 AND w.year * 100 + w.week <= $5
              ORDER BY w.year, w.week",
         )
         .bind(tenant_id)
         .bind(aoi_id)
         .bind(index)
-        .bind(lo)
-        .bind(hi)
         .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let status: String = col(r, "status")?;
-                let count: Option<i64> = col(r, "pixel_count")?;
-                let stats = match (status.as_str(), count) {
-                    ("OK", Some(count)) => Some(IndexStats {
-                        index: index.to_owned(),
-                        count,
-                        valid_count: col(r, "valid_count")?,
-                        mean: col(r, "mean")?,
-                        std: col(r, "std")?,
-                        min: col(r, "min")?,
-                        max: col(r, "max")?,
-                        p10: col(r, "p10")?,
-                        p50: col(r, "p50")?,
-                        p90: col(r, "p90")?,
-                    }),
-                    _ => None,
-                };
-                Ok(HistoryPoint {
-                    week: week_from(r)?,
-                    status,
-                    scene_datetime: col(r, "scene_datetime")?,
-                    valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
-                    baseline: col(r, "baseline")?,
-                    anomaly: col(r, "anomaly")?,
-                    stats,
-                })
-            })
-            .collect()
+        let mut points = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let status: String = col(r, "status")?;
+            let count: Option<i64> = col(r, "pixel_count")?;
+            let stats = match (status.as_str(), count) {
+                ("OK", Some(count)) => Some(IndexStats {
+                    index: index.to_owned(),
+                    count,
+                    valid_count: col(r, "valid_count")?,
+                    mean: col(r, "mean")?,
+                    std: col(r, "std")?,
+                    min: col(r, "min")?,
+                    max: col(r, "max")?,
+                    p10: col(r, "p10")?,
+                    p50: col(r, "p50")?,
+                    p90: col(r, "p90")?,
+                }),
+                _ => None,
+            };
+            points.push(HistoryPoint {
+                week: week_from(r)?,
+                status,
+                scene_datetime: col(r, "scene_datetime")?,
+                valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
+                stats,
+                baseline: None,
+                anomaly: None,
+            });
+        }
+        let series: Vec<(IsoWeek, f64)> = points
+            .iter()
+            .filter_map(|p| Some((p.week, p.stats.as_ref()?.mean?)))
+            .collect();
+        for point in &mut points {
+            if let Some(mean) = point.stats.as_ref().and_then(|s| s.mean) {
+                point.baseline = baseline(point.week, &series);
+                point.anomaly = point.baseline.map(|b| mean - b);
+            }
+        }
+        points.retain(|p| from.is_none_or(|f| p.week >= f) && to.is_none_or(|t| p.week <= t));
+        Ok(points)
     }
 }

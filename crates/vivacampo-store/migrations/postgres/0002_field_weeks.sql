@@ -23,8 +23,6 @@ CREATE TABLE aoi_week_stats (
     p10         DOUBLE PRECISION,
     p50         DOUBLE PRECISION,
     p90         DOUBLE PRECISION,
-    baseline    DOUBLE PRECISION,
-    anomaly     DOUBLE PRECISION,
     PRIMARY KEY (aoi_id, year, week, index_name),
     FOREIGN KEY (aoi_id, year, week) REFERENCES aoi_weeks (aoi_id, year, week) ON DELETE CASCADE
 );

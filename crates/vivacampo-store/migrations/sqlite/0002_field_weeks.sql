@@ -23,8 +23,6 @@ CREATE TABLE aoi_week_stats (
     p10         REAL,
     p50         REAL,
     p90         REAL,
-    baseline    REAL,
-    anomaly     REAL,
     PRIMARY KEY (aoi_id, year, week, index_name),
     FOREIGN KEY (aoi_id, year, week) REFERENCES aoi_weeks (aoi_id, year, week) ON DELETE CASCADE
 );
