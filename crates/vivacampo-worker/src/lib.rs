@@ -16,6 +16,7 @@ use vivacampo_store::Store;
 use vivacampo_store::queue::{LeaseState, LeasedJob};
 
 pub mod handlers;
+pub mod process_week;
 
 pub use handlers::{JobHandler, StandardHandlers};
 

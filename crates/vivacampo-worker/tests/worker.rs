@@ -8,12 +8,17 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vivacampo_core::jobs::{JobStatus, JobType, Progress};
 use vivacampo_core::metrics::Registry;
+use vivacampo_imagery::demo::DemoOptions;
+use vivacampo_imagery::source::{HttpOptions, SourceOptions, Sources};
+use vivacampo_imagery::stac::Catalog;
+use vivacampo_imagery::store::RasterStore;
 use vivacampo_store::Store;
 use vivacampo_store::accounts::NewIdentity;
 use vivacampo_store::aois::{NewAoi, Shape};
 use vivacampo_store::queue::{Job, NewJob};
 use vivacampo_store::testing::{TestDb, make_job_ready, set_job_timeout};
 use vivacampo_worker::handlers::{HandlerResult, JobContext};
+use vivacampo_worker::process_week::Imagery;
 use vivacampo_worker::{JobHandler, StandardHandlers, Worker, WorkerConfig};
 
 /// Test behaviours chosen by the job payload's "do" field.
@@ -101,8 +106,47 @@ async fn wait_for(store: &Store, tenant: &str, id: &str, what: impl Fn(&Job) -> 
     );
 }
 
+/// A field in the offline demo imagery (the demo farm's centre pivot).
+fn pivot_field() -> Shape {
+    let ((lon, lat), radius) = vivacampo_imagery::demo::DEMO_PIVOT;
+    let ring: Vec<[f64; 2]> = (0..=32)
+        .map(|i| {
+            let a = f64::from(i % 32) / 32.0 * std::f64::consts::TAU;
+            [
+                lon + radius * a.cos() / (111_320.0 * lat.to_radians().cos()),
+                lat + radius * a.sin() / 110_574.0,
+            ]
+        })
+        .collect();
+    let field = vivacampo_core::geometry::FieldGeometry::from_geojson(
+        &serde_json::json!({"type": "Polygon", "coordinates": [ring]}),
+    )
+    .unwrap();
+    Shape {
+        geometry: field.to_geojson(),
+        area_ha: field.area_ha(),
+        bbox: field.bbox(),
+    }
+}
+
+/// A small offline catalog of the last weeks and an empty raster store, in a temp dir.
+fn demo_imagery(weeks: u32) -> (Imagery, std::path::PathBuf) {
+    vivacampo_imagery::install_crypto_provider();
+    let dir = std::env::temp_dir().join(format!("vc-worker-imagery-{}", uuid::Uuid::new_v4()));
+    let mut options = DemoOptions::new(weeks, time::OffsetDateTime::now_utc().date());
+    options.size_m = 4_000.0;
+    vivacampo_imagery::demo::generate(&dir.join("catalog"), &options, |_, _| {}).unwrap();
+    let http = HttpOptions::default();
+    let imagery = Imagery {
+        catalog: Catalog::from_config(dir.join("catalog").to_str().unwrap(), &http).unwrap(),
+        sources: Sources::new(SourceOptions::default()),
+        rasters: RasterStore::local(dir.join("rasters")).unwrap(),
+    };
+    (imagery, dir)
+}
+
 #[tokio::test]
-async fn backfill_records_weeks_with_progress() {
+async fn backfill_processes_weeks_into_statistics_and_cogs() {
     for db in TestDb::all().await {
         let store = &db.store;
         let (actor, tenant) = tenant(store).await;
@@ -110,61 +154,80 @@ async fn backfill_records_weeks_with_progress() {
             .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
             .await
             .unwrap();
-        let shape = Shape {
-            geometry: serde_json::json!({"type": "MultiPolygon", "coordinates": []}),
-            area_ha: 10.0,
-            bbox: [0.0, 0.0, 1.0, 1.0],
-        };
         let (aoi, job_id) = store
             .create_aoi(
                 &tenant,
                 &actor,
                 NewAoi {
                     farm_id: farm.id,
-                    name: "T".into(),
+                    name: "Pivô".into(),
                     use_type: "CROP".into(),
-                    shape,
-                    backfill_weeks: 6,
+                    shape: pivot_field(),
+                    backfill_weeks: 2,
                 },
             )
             .await
             .unwrap();
-        let raster_dir = std::env::temp_dir().join(format!("vc-rasters-{}", uuid::Uuid::new_v4()));
-        let (stop, handle) = start(
-            store,
-            StandardHandlers {
-                raster_dir: raster_dir.clone(),
-            },
-            fast_config("w1"),
-        );
+        let (imagery, dir) = demo_imagery(2);
+        let (stop, handle) = start(store, StandardHandlers { imagery }, fast_config("w1"));
         let job = wait_for(store, &tenant, &job_id, |j| {
-            j.status == JobStatus::Succeeded
+            j.status == JobStatus::Succeeded && j.progress.done == 2
         })
         .await;
-        assert_eq!(job.progress, Progress { done: 6, total: 6 });
-        assert_eq!(store.aoi_weeks(&tenant, &aoi.id).await.unwrap().len(), 6);
+        assert_eq!(job.progress, Progress { done: 2, total: 2 });
+
+        let weeks = store.aoi_week_records(&tenant, &aoi.id).await.unwrap();
+        assert_eq!(weeks.len(), 2);
+        let processed: Vec<_> = weeks
+            .iter()
+            .filter(|w| w.status == "OK" || w.status == "CLOUDY")
+            .collect();
+        assert!(!processed.is_empty(), "{weeks:?}");
+        for week in &processed {
+            assert!(
+                week.scenes.as_array().is_some_and(|s| !s.is_empty()),
+                "every week traces to its scenes"
+            );
+            let key = week.raster_key.as_deref().unwrap();
+            let cog = std::fs::read(dir.join("rasters").join(key)).unwrap();
+            let tiff = vivacampo_raster::tiff::open(&cog).unwrap();
+            assert_eq!(tiff.bands(), 8);
+            assert_eq!(tiff.georef.unwrap().epsg, Some(32722));
+        }
+        let history = store
+            .aoi_history(&tenant, &aoi.id, "ndvi", None, None)
+            .await
+            .unwrap();
+        let ok: Vec<_> = history.iter().filter(|p| p.status == "OK").collect();
+        assert!(
+            ok.iter()
+                .all(|p| p.stats.as_ref().unwrap().mean.unwrap() > 0.2),
+            "a growing crop: {ok:?}"
+        );
 
         // Deleting the field removes its rasters through a DELETE_AOI_ASSETS job.
-        let assets = raster_dir
-            .join("tenants")
-            .join(&tenant)
-            .join("aois")
-            .join(&aoi.id)
-            .join("2026");
-        std::fs::create_dir_all(&assets).unwrap();
-        std::fs::write(assets.join("w10.tif"), b"tiff").unwrap();
         let delete_job = store.delete_aoi(&tenant, &actor, &aoi.id).await.unwrap();
-        let job = wait_for(store, &tenant, &delete_job, |j| {
+        wait_for(store, &tenant, &delete_job, |j| {
             j.status == JobStatus::Succeeded
         })
         .await;
-        assert_eq!(job.job_type, JobType::DeleteAoiAssets);
-        assert!(!assets.exists());
         let runs = store.job_runs(&tenant, &delete_job).await.unwrap();
-        assert_eq!(runs[0].metrics.as_ref().unwrap()["files_removed"], 1);
+        assert_eq!(
+            runs[0].metrics.as_ref().unwrap()["files_removed"],
+            processed.len()
+        );
+        assert!(
+            !dir.join("rasters")
+                .join("tenants")
+                .join(&tenant)
+                .join("aois")
+                .join(&aoi.id)
+                .exists()
+        );
 
         stop.send(true).unwrap();
         handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
         db.drop_db().await;
     }
 }

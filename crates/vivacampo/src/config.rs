@@ -26,6 +26,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub log: String,
     pub log_format: LogFormat,
+    /// `earth-search`, `planetary-computer`, a STAC API URL or a static catalog directory.
+    pub imagery_source: String,
+    /// `None`: the local directory `rasters` in the data dir; else a path or `s3://bucket/prefix`.
+    pub raster_store: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +57,8 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(20),
             log: "info".into(),
             log_format: LogFormat::Json,
+            imagery_source: "earth-search".into(),
+            raster_store: None,
         }
     }
 }
@@ -109,6 +115,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "log filter, e.g. info or vivacampo=debug (default info)",
     ),
     ("log_format", "json or text (default json)"),
+    (
+        "imagery_source",
+        "earth-search, planetary-computer, a STAC API URL or a catalog directory (default earth-search)",
+    ),
+    (
+        "raster_store",
+        "where field-week COGs go: a directory or s3://bucket/prefix (default DATA_DIR/rasters)",
+    ),
 ];
 
 /// Parses `500ms`, `5s`, `10m`, `12h`, `7d` (a bare number is seconds).
@@ -251,6 +265,14 @@ impl Settings {
                     _ => Err(format!("expected json or text, got {value:?}")),
                 }
                 .map(|v| self.log_format = v),
+                "imagery_source" => {
+                    self.imagery_source = value.trim().to_owned();
+                    Ok(())
+                }
+                "raster_store" => {
+                    self.raster_store = Some(value.trim().to_owned());
+                    Ok(())
+                }
                 _ => Err(format!(
                     "unknown setting; known settings: {}",
                     KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
@@ -308,6 +330,13 @@ impl Settings {
     /// Root of the local raster store.
     pub fn raster_dir(&self) -> PathBuf {
         self.data_dir.join("rasters")
+    }
+
+    /// Where field-week COGs go.
+    pub fn raster_store(&self) -> String {
+        self.raster_store
+            .clone()
+            .unwrap_or_else(|| self.raster_dir().display().to_string())
     }
 }
 

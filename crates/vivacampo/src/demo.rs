@@ -1,8 +1,11 @@
 //! `vivacampo demo`: a ready-to-try account with a farm and two fields in Goiás, then `serve`.
 
+use std::io::Write;
+
 use anyhow::{Context, anyhow};
 use clap::Args;
 use vivacampo_core::geometry::FieldGeometry;
+use vivacampo_imagery::demo::{self, DemoOptions};
 use vivacampo_store::Store;
 use vivacampo_store::accounts::NewIdentity;
 use vivacampo_store::aois::{NewAoi, Shape};
@@ -18,6 +21,9 @@ pub struct DemoArgs {
     /// Password of the demo login.
     #[arg(long, default_value = "vivacampo-demo")]
     password: String,
+    /// Side of the square area of the offline demo imagery, metres (it must hold the demo farm).
+    #[arg(long, default_value_t = 10_000.0, value_name = "METRES")]
+    area_m: f64,
 }
 
 /// A centre pivot of radius `radius_m` as a 48-gon, in lon/lat.
@@ -106,7 +112,45 @@ async fn seed(store: &Store, args: &DemoArgs, backfill_weeks: u32) -> anyhow::Re
     Ok(true)
 }
 
+/// Writes (or reuses) the offline demo catalog in the data dir: Sentinel-2-like scenes of the
+/// last `weeks` weeks over the demo farm.
+async fn prepare_imagery(
+    settings: &Settings,
+    weeks: u32,
+    area_m: f64,
+) -> anyhow::Result<std::path::PathBuf> {
+    let dir = settings.data_dir.join("demo-catalog");
+    let mut options = DemoOptions::new(weeks, time::OffsetDateTime::now_utc().date());
+    options.size_m = area_m;
+    eprintln!(
+        "  Preparing the offline demo imagery in {} …",
+        dir.display()
+    );
+    let target = dir.clone();
+    let generated = tokio::task::spawn_blocking(move || {
+        demo::ensure(&target, &options, |done, total| {
+            eprint!("\r  {done}/{total} scenes");
+            let _ = std::io::stderr().flush();
+        })
+    })
+    .await?
+    .context("cannot write the demo imagery")?;
+    eprintln!(
+        "{}",
+        if generated {
+            "\r  demo imagery ready."
+        } else {
+            "  demo imagery already present."
+        }
+    );
+    Ok(dir)
+}
+
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
+    let catalog = prepare_imagery(settings, settings.backfill_weeks + 1, args.area_m).await?;
+    let mut settings = settings.clone();
+    settings.imagery_source = catalog.display().to_string();
+    let settings = &settings;
     let store = open_store(settings).await?;
     store.migrate().await?;
     let created = seed(&store, &args, settings.backfill_weeks).await?;
@@ -124,6 +168,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
             "  VivaCampo demo is running ({state}: farm \"Fazenda Santa Rita\" with 2 fields)."
         );
         println!("  Open      http://{addr}/");
+        println!("  Imagery   offline demo catalog (Sentinel-2-like, Rio Verde, GO); fields fill in within a minute");
         println!("  Sign in   {email} / {password}");
         println!(
             "  API       POST http://{addr}/v1/auth/login   ·   docs: http://{addr}/v1/openapi.json"

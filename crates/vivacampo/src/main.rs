@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 mod admin;
 mod config;
 mod demo;
+mod imagery_cmd;
 mod raster_cmd;
 mod roles;
 
@@ -79,6 +80,12 @@ struct GlobalArgs {
     /// json or text [env VIVACAMPO_LOG_FORMAT; default json].
     #[arg(long, global = true, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// earth-search, planetary-computer, a STAC API URL or a catalog directory [env VIVACAMPO_IMAGERY_SOURCE].
+    #[arg(long, global = true, value_name = "SOURCE")]
+    imagery_source: Option<String>,
+    /// Directory or s3://bucket/prefix for field-week COGs [env VIVACAMPO_RASTER_STORE; default DATA_DIR/rasters].
+    #[arg(long, global = true, value_name = "LOCATION")]
+    raster_store: Option<String>,
 }
 
 impl GlobalArgs {
@@ -100,6 +107,8 @@ impl GlobalArgs {
             ("shutdown_grace", &self.shutdown_grace),
             ("log", &self.log),
             ("log_format", &self.log_format),
+            ("imagery_source", &self.imagery_source),
+            ("raster_store", &self.raster_store),
         ]
         .into_iter()
         .filter_map(|(key, value)| value.clone().map(|v| (key, v)))
@@ -129,14 +138,27 @@ enum Command {
     /// Inspect GeoTIFFs, compute statistics, render tiles (JSON on stdout).
     #[command(subcommand)]
     Raster(raster_cmd::RasterCommand),
+    /// The offline demo catalog and catalog searches.
+    #[command(subcommand)]
+    Imagery(imagery_cmd::ImageryCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    vivacampo_imagery::install_crypto_provider();
     // Raster tools are plain CPU work on local files: no configuration, runtime or logging.
     let command = match cli.command {
         Command::Raster(cmd) => {
             return match raster_cmd::run(cmd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("vivacampo: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Imagery(cmd) => {
+            return match imagery_cmd::run(cmd) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("vivacampo: {e:#}");
@@ -170,7 +192,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Raster(_) => unreachable!("handled before the runtime starts"),
+            Command::Raster(_) | Command::Imagery(_) => {
+                unreachable!("handled before the runtime starts")
+            }
             Command::Serve => roles::serve(&settings, roles::Roles::ALL).await,
             Command::Api => roles::serve(&settings, roles::Roles::API).await,
             Command::Worker => roles::serve(&settings, roles::Roles::WORKER).await,

@@ -8,7 +8,11 @@ use anyhow::{Context, bail};
 use tokio::sync::watch;
 use vivacampo_api::{ApiConfig, AppState};
 use vivacampo_core::metrics::Registry;
+use vivacampo_imagery::source::{HttpOptions, S3Options, SourceOptions, Sources};
+use vivacampo_imagery::stac::Catalog;
+use vivacampo_imagery::store::RasterStore;
 use vivacampo_store::{Store, StoreOptions, redact};
+use vivacampo_worker::process_week::Imagery;
 use vivacampo_worker::{StandardHandlers, Worker, WorkerConfig};
 
 use crate::config::{LogFormat, Settings};
@@ -182,16 +186,19 @@ pub async fn serve_with(
     let metrics = Arc::new(Registry::new());
     let shutdown = shutdown_signal();
 
-    let worker = roles.worker.then(|| {
+    let imagery = if roles.worker {
+        Some(imagery(settings)?)
+    } else {
+        None
+    };
+    let worker = imagery.map(|imagery| {
         let config = WorkerConfig {
             lease: settings.job_lease,
             heartbeat: settings.job_lease / 3,
             shutdown_grace: settings.shutdown_grace,
             ..WorkerConfig::new(settings.worker_concurrency)
         };
-        let handlers = StandardHandlers {
-            raster_dir: settings.raster_dir(),
-        };
+        let handlers = StandardHandlers { imagery };
         tokio::spawn(
             Worker::new(store.clone(), handlers, config, metrics.clone()).run(shutdown.clone()),
         )
@@ -246,6 +253,35 @@ pub async fn serve_with(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The imagery catalog, COG sources and raster store the worker uses.
+pub fn imagery(settings: &Settings) -> anyhow::Result<Imagery> {
+    let http = HttpOptions::default();
+    let source = absolute_if_path(&settings.imagery_source)?;
+    let catalog = Catalog::from_config(&source, &http)
+        .with_context(|| format!("invalid imagery_source {source:?}"))?;
+    let location = absolute_if_path(&settings.raster_store())?;
+    let rasters = RasterStore::open(&location, &S3Options::default(), &http)
+        .with_context(|| format!("cannot open the raster store {location:?}"))?;
+    Ok(Imagery {
+        catalog,
+        sources: Sources::new(SourceOptions::default()),
+        rasters,
+    })
+}
+
+/// A relative directory becomes absolute (object stores need absolute paths); names and URLs
+/// stay as they are.
+fn absolute_if_path(location: &str) -> anyhow::Result<String> {
+    let is_name_or_url =
+        matches!(location, "earth-search" | "planetary-computer") || location.contains("://");
+    if is_name_or_url {
+        return Ok(location.to_owned());
+    }
+    let path =
+        std::path::absolute(location).with_context(|| format!("invalid path {location:?}"))?;
+    Ok(path.display().to_string())
 }
 
 /// Deletes long-expired sessions once an hour.

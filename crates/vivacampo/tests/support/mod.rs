@@ -90,6 +90,17 @@ impl Drop for Server {
     }
 }
 
+/// A child process killed when dropped, so a failing test never leaves it running (an orphan
+/// holding the test's stderr would keep the test runner waiting).
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn terminate(child: &Child) {
     let _ = Command::new("kill")
         .arg("-TERM")

@@ -1,0 +1,297 @@
+//! PROCESS_WEEK: one field, one ISO week → a composite COG in the raster store and a statistics
+//! row per index.
+//!
+//! 1. Search the catalog for the week's scenes over the field's bounding box.
+//! 2. For each scene, newest first: read the seven reflectance bands the indices use (bilinear)
+//!    and the scene classification (nearest) straight into the field's 10 m UTM grid — only the
+//!    COG tiles that cover the field are fetched — and measure its cloud fraction over the field.
+//! 3. Composite: per pixel the newest clear observation (SCL default policy).
+//! 4. Write the COG first, then the rows: a row never points at a missing file.
+//!
+//! The week is OK when the share of clear field pixels reaches the tenant's
+//! `min_valid_pixel_ratio`, CLOUDY below it, NO_DATA without any scene. Re-running replaces.
+
+use vivacampo_core::weeks::IsoWeek;
+use vivacampo_imagery::observation::read_observation;
+use vivacampo_imagery::source::Sources;
+use vivacampo_imagery::stac::{Catalog, Scene, Search};
+use vivacampo_imagery::store::{RasterStore, field_week_key};
+use vivacampo_raster::cog::{self, CogOptions, Overviews};
+use vivacampo_raster::field_week::{Composite, FieldGrid, Observation};
+use vivacampo_raster::geo::Georef;
+use vivacampo_raster::index::Band;
+use vivacampo_raster::mask::{self, SclPolicy};
+use vivacampo_raster::raster::{Buffer, Raster};
+use vivacampo_raster::tiff::BandInfo;
+use vivacampo_store::StoreError;
+use vivacampo_store::field_weeks::{IndexStats, WeekResult, WeekStatus};
+
+use crate::handlers::{HandlerResult, JobContext};
+
+/// Where imagery comes from and where field-week COGs go.
+pub struct Imagery {
+    pub catalog: Catalog,
+    pub sources: Sources,
+    pub rasters: RasterStore,
+}
+
+/// The reflectance bands of a field-week COG, with their Sentinel-2 names.
+pub const BANDS: [(Band, &str); 7] = [
+    (Band::Blue, "B02"),
+    (Band::Green, "B03"),
+    (Band::Red, "B04"),
+    (Band::Rededge1, "B05"),
+    (Band::Nir, "B08"),
+    (Band::Swir16, "B11"),
+    (Band::Swir22, "B12"),
+];
+
+/// Scenes of one week read at most, newest first (a week has 1–3 passes; more are duplicates
+/// from overlapping orbits).
+const MAX_SCENES: usize = 6;
+
+/// How the COG stores reflectance: DN = (reflectance − OFFSET) / SCALE, as Sentinel-2 L2A
+/// baseline 04.00 does, so GDAL and QGIS read reflectance through the declared scale/offset.
+const SCALE: f64 = 1e-4;
+const OFFSET: f64 = -0.1;
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn payload_week(payload: &serde_json::Value) -> Result<(IsoWeek, i64), String> {
+    let year = payload["year"]
+        .as_i64()
+        .ok_or("PROCESS_WEEK payload without year")?;
+    let week = payload["week"]
+        .as_u64()
+        .ok_or("PROCESS_WEEK payload without week")?;
+    let iso = IsoWeek::new(year as i32, week as u8)
+        .ok_or_else(|| format!("week {year}-W{week} does not exist"))?;
+    Ok((iso, payload["geometry_version"].as_i64().unwrap_or(1)))
+}
+
+/// One scene on the field grid with its cloud fraction over the field, or `None` when the
+/// scene does not reach the field.
+async fn observe(
+    imagery: &Imagery,
+    scene: &Scene,
+    field: &FieldGrid,
+) -> Result<Option<(Observation, f64)>, String> {
+    let bands: Vec<Band> = BANDS.iter().map(|(b, _)| *b).collect();
+    let observation = read_observation(&imagery.sources, scene, field.grid, &bands)
+        .await
+        .map_err(|e| format!("scene {}: {e}", scene.id))?;
+    Ok(observation
+        .cloud_fraction(&field.zone)
+        .map(|cloud| (observation, cloud)))
+}
+
+/// The field-week COG: the reflectance bands as DN plus a validity mask (1 = clear pixel).
+fn field_week_cog(field: &FieldGrid, composite: &Composite) -> Result<Vec<u8>, String> {
+    let n = field.grid.width * field.grid.height;
+    let mut data = Vec::with_capacity(n * (BANDS.len() + 1));
+    for (band, _) in BANDS {
+        let values = composite.band(band).ok_or("composite lacks a band")?;
+        data.extend(values.iter().map(|&r| {
+            if r.is_finite() {
+                ((r - OFFSET) / SCALE).round().clamp(1.0, 65535.0) as u16
+            } else {
+                0
+            }
+        }));
+    }
+    data.extend(
+        composite
+            .source
+            .iter()
+            .zip(&field.zone)
+            .map(|(s, z)| u16::from(s.is_some() && *z)),
+    );
+    let raster = Raster {
+        width: field.grid.width,
+        height: field.grid.height,
+        bands: BANDS.len() + 1,
+        data: Buffer::U16(data),
+    };
+    let mut options = CogOptions::new(Georef {
+        epsg: Some(field.grid.epsg),
+        transform: field.grid.transform,
+    });
+    options.nodata = Some(0.0);
+    options.overviews = Overviews::Average;
+    options.bands = BANDS
+        .iter()
+        .map(|(_, name)| BandInfo {
+            description: Some((*name).to_owned()),
+            scale: Some(SCALE),
+            offset: Some(OFFSET),
+        })
+        .chain(std::iter::once(BandInfo {
+            description: Some("mask".into()),
+            scale: None,
+            offset: None,
+        }))
+        .collect();
+    cog::write(&raster, &options).map_err(text)
+}
+
+fn scene_json(scene: &Scene, cloud: f64) -> serde_json::Value {
+    let datetime = scene
+        .datetime
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    serde_json::json!({"id": scene.id, "datetime": datetime, "cloud_fraction": cloud, "scene_cloud_cover": scene.cloud_cover})
+}
+
+pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult {
+    let job = &ctx.job;
+    let store = &ctx.store;
+    let aoi_id = job
+        .aoi_id
+        .as_deref()
+        .ok_or("PROCESS_WEEK job without aoi_id")?;
+    let (week, version) = payload_week(&job.payload)?;
+    let aoi = match store.aoi(&job.tenant_id, aoi_id).await {
+        Ok(aoi) => aoi,
+        Err(StoreError::NotFound) => {
+            return Ok(serde_json::json!({"skipped": "the field was deleted"}));
+        }
+        Err(e) => return Err(text(e)),
+    };
+    if aoi.geometry_version != version {
+        return Ok(
+            serde_json::json!({"skipped": "the field's shape changed; a newer job processes it"}),
+        );
+    }
+    let min_valid = store
+        .tenant(&job.tenant_id)
+        .await
+        .map_err(text)?
+        .min_valid_pixel_ratio;
+    let polygons = mask::polygons_from_geojson(&aoi.geometry.to_string()).map_err(text)?;
+    let field = FieldGrid::new(&polygons).map_err(text)?;
+
+    let search = Search::iso_week(aoi.bbox, week.year, week.week).map_err(text)?;
+    let mut scenes = imagery
+        .catalog
+        .search(&search)
+        .await
+        .map_err(|e| format!("catalog search: {e}"))?;
+    scenes.sort_by_key(|s| std::cmp::Reverse(s.datetime));
+    scenes.truncate(MAX_SCENES);
+
+    let mut observations = Vec::new();
+    let mut used = Vec::new();
+    for scene in &scenes {
+        if let Some((observation, cloud)) = observe(imagery, scene, &field).await? {
+            observations.push(observation);
+            used.push((scene, cloud));
+        }
+    }
+    let Some(&(newest, _)) = used.first() else {
+        let result = WeekResult {
+            week,
+            status: WeekStatus::NoData,
+            scene_datetime: None,
+            cloud_fraction: None,
+            valid_pixel_ratio: None,
+            raster_key: None,
+            scenes: serde_json::json!([]),
+            stats: Vec::new(),
+        };
+        store
+            .record_aoi_week(&job.tenant_id, aoi_id, &result)
+            .await
+            .map_err(text)?;
+        return Ok(serde_json::json!({"status": "NO_DATA", "scenes_found": scenes.len()}));
+    };
+    let scene_datetime = (newest.datetime.unix_timestamp_nanos() / 1_000_000) as i64;
+    let best_cloud = used.iter().map(|(_, c)| *c).fold(f64::INFINITY, f64::min);
+    let scenes_json: Vec<_> = used.iter().map(|(s, c)| scene_json(s, *c)).collect();
+
+    let (composite, valid_ratio, stats, cog) = tokio::task::spawn_blocking(move || {
+        let len = field.grid.width * field.grid.height;
+        let composite =
+            Composite::newest_clear(&observations, SclPolicy::Default, len).map_err(text)?;
+        let valid_ratio = composite.valid_ratio(&field.zone);
+        let stats = composite.index_stats(&field.zone).map_err(text)?;
+        let cog = field_week_cog(&field, &composite)?;
+        Ok::<_, String>((composite.source.len(), valid_ratio, stats, cog))
+    })
+    .await
+    .map_err(text)??;
+
+    let status = if valid_ratio >= min_valid {
+        WeekStatus::Ok
+    } else {
+        WeekStatus::Cloudy
+    };
+    let tenant_uuid = uuid::Uuid::parse_str(&job.tenant_id).map_err(text)?;
+    let aoi_uuid = uuid::Uuid::parse_str(aoi_id).map_err(text)?;
+    let key = field_week_key(
+        tenant_uuid,
+        aoi_uuid,
+        week.year,
+        week.week,
+        version.max(1) as u32,
+    );
+    let cog_bytes = cog.len();
+    imagery
+        .rasters
+        .put(&key, cog.into())
+        .await
+        .map_err(|e| format!("raster store: {e}"))?;
+    let stats = stats
+        .into_iter()
+        .map(|(index, s)| IndexStats {
+            index: index.to_owned(),
+            count: s.count as i64,
+            valid_count: s.valid_count as i64,
+            mean: s.mean,
+            std: s.std,
+            min: s.min,
+            max: s.max,
+            p10: s.p10,
+            p50: s.p50,
+            p90: s.p90,
+        })
+        .collect();
+    let result = WeekResult {
+        week,
+        status,
+        scene_datetime: Some(scene_datetime),
+        cloud_fraction: Some(best_cloud),
+        valid_pixel_ratio: Some(valid_ratio),
+        raster_key: Some(key.clone()),
+        scenes: serde_json::Value::Array(scenes_json),
+        stats,
+    };
+    store
+        .record_aoi_week(&job.tenant_id, aoi_id, &result)
+        .await
+        .map_err(text)?;
+    Ok(serde_json::json!({
+        "status": status.as_str(),
+        "scenes": used.len(),
+        "pixels": composite,
+        "valid_pixel_ratio": valid_ratio,
+        "cog_bytes": cog_bytes,
+        "raster_key": key,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_weeks() {
+        let (week, version) =
+            payload_week(&serde_json::json!({"year": 2026, "week": 10, "geometry_version": 2}))
+                .unwrap();
+        assert_eq!((week, version), (IsoWeek::new(2026, 10).unwrap(), 2));
+        assert!(payload_week(&serde_json::json!({"year": 2021, "week": 53})).is_err());
+        assert!(payload_week(&serde_json::json!({"week": 5})).is_err());
+    }
+}
