@@ -23,6 +23,7 @@ pub mod field_weeks;
 pub mod migrate;
 pub mod page;
 pub mod queue;
+pub mod schedule;
 pub mod testing;
 
 pub use page::{Page, PageRequest};

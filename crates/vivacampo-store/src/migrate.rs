@@ -42,6 +42,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_job_parents.sql"),
         postgres: include_str!("../migrations/postgres/0003_job_parents.sql"),
     },
+    Migration {
+        version: 4,
+        name: "scheduler",
+        sqlite: include_str!("../migrations/sqlite/0004_scheduler.sql"),
+        postgres: include_str!("../migrations/postgres/0004_scheduler.sql"),
+    },
 ];
 
 /// The state of one migration in a database.

@@ -217,8 +217,9 @@ impl Store {
         Ok(enqueued)
     }
 
-    /// Enqueues the jobs a parent fans out to, links them to it and sets its progress to
-    /// (finished children, children). Children whose key is already in play are linked too.
+    /// Enqueues the jobs a parent fans out to, links the new ones to it and sets its progress
+    /// to (finished children, children). A child whose key is already in play stays with the
+    /// job that created it, so two overlapping backfills never steal each other's weeks.
     pub async fn enqueue_children(
         &self,
         parent_id: &str,
@@ -228,18 +229,22 @@ impl Store {
         let mut enqueued = Vec::with_capacity(children.len());
         for child in children {
             let e = enqueue(&mut tx, child).await?;
-            sqlx::query("UPDATE jobs SET parent_job_id = $1 WHERE id = $2")
-                .bind(parent_id)
-                .bind(&e.job.id)
-                .execute(&mut *tx)
-                .await?;
+            if e.created {
+                sqlx::query("UPDATE jobs SET parent_job_id = $1 WHERE id = $2")
+                    .bind(parent_id)
+                    .bind(&e.job.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             enqueued.push(e);
         }
         sqlx::query(
-            "UPDATE jobs SET progress_total = $1, progress_done = (SELECT COUNT(*) FROM jobs c WHERE c.parent_job_id = $2
-                 AND c.status IN ('SUCCEEDED', 'DEAD', 'CANCELLED')), updated_at = $3 WHERE id = $2",
+            "UPDATE jobs SET progress_total = (SELECT COUNT(*) FROM jobs c WHERE c.parent_job_id = $1),
+                 progress_done = (SELECT COUNT(*) FROM jobs c WHERE c.parent_job_id = $1
+                                  AND c.status IN ('SUCCEEDED', 'DEAD', 'CANCELLED')),
+                 updated_at = $2
+             WHERE id = $1",
         )
-        .bind(children.len() as i64)
         .bind(parent_id)
         .bind(now_ms())
         .execute(&mut *tx)

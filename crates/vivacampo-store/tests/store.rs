@@ -769,15 +769,29 @@ async fn children_report_progress_to_their_parent() {
             store.job(&tenant, &parent.id).await.unwrap().progress,
             Progress { done: 0, total: 3 }
         );
-        // Re-running the fan-out links the same children, it does not add more.
+        // Re-running the fan-out adds nothing, and another parent does not take them over.
         let again = store.enqueue_children(&parent.id, &children).await.unwrap();
         assert!(again.iter().all(|e| !e.created));
+        let other = store
+            .enqueue(job(&tenant, Some("other-parent")))
+            .await
+            .unwrap()
+            .job;
+        store.enqueue_children(&other.id, &children).await.unwrap();
+        assert_eq!(
+            store.job(&tenant, &other.id).await.unwrap().progress,
+            Progress { done: 0, total: 0 }
+        );
+        assert_eq!(
+            store.job(&tenant, &parent.id).await.unwrap().progress,
+            Progress { done: 0, total: 3 }
+        );
 
         let first = &enqueued[0].job.id;
         store.cancel_job(&tenant, first).await.unwrap();
         let second = &enqueued[1].job.id;
-        // Keep the parent and the third child out of the way so the lease takes the second.
-        for other in [&parent.id, &enqueued[2].job.id] {
+        // Keep the parents and the third child out of the way so the lease takes the second.
+        for other in [&parent.id, &other.id, &enqueued[2].job.id] {
             vivacampo_store::testing::delay_job(store, other, Duration::from_secs(3600))
                 .await
                 .unwrap();
@@ -795,6 +809,72 @@ async fn children_report_progress_to_their_parent() {
         assert_eq!(
             store.job(&tenant, &parent.id).await.unwrap().progress,
             Progress { done: 2, total: 3 }
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn one_scheduler_and_one_refresh_a_day() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (ana, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let farm = store.create_farm(&tenant, &ana, "F", "UTC").await.unwrap();
+        store
+            .create_aoi(&tenant, &ana, new_aoi(&farm.id, 10.0))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .acquire_schedule_lease("daily", "w1", 60_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .acquire_schedule_lease("daily", "w2", 60_000)
+                .await
+                .unwrap(),
+            "held by w1"
+        );
+        assert!(
+            store
+                .acquire_schedule_lease("daily", "w1", 60_000)
+                .await
+                .unwrap(),
+            "renewed"
+        );
+        assert_eq!(store.schedule_last_run("daily").await.unwrap(), None);
+        assert_eq!(
+            store
+                .enqueue_daily_refresh("daily", "w1", "2026-11-27")
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .enqueue_daily_refresh("daily", "w1", "2026-11-27")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store.schedule_last_run("daily").await.unwrap().as_deref(),
+            Some("2026-11-27")
+        );
+        // An expired lease passes to another worker.
+        assert!(
+            store
+                .acquire_schedule_lease("daily", "w1", -1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .acquire_schedule_lease("daily", "w2", 60_000)
+                .await
+                .unwrap()
         );
         db.drop_db().await;
     }

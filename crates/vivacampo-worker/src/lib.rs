@@ -17,6 +17,7 @@ use vivacampo_store::queue::{LeaseState, LeasedJob};
 
 pub mod handlers;
 pub mod process_week;
+pub mod scheduler;
 
 pub use handlers::{JobHandler, StandardHandlers};
 

@@ -198,6 +198,11 @@ pub async fn serve_with(
             shutdown_grace: settings.shutdown_grace,
             ..WorkerConfig::new(settings.worker_concurrency)
         };
+        tokio::spawn(vivacampo_worker::scheduler::run(
+            store.clone(),
+            config.worker_id.clone(),
+            shutdown.clone(),
+        ));
         let handlers = StandardHandlers { imagery };
         tokio::spawn(
             Worker::new(store.clone(), handlers, config, metrics.clone()).run(shutdown.clone()),
