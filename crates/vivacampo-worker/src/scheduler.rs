@@ -15,7 +15,9 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(300);
 
 /// Runs until `shutdown` turns true.
 pub async fn run(store: Store, owner: String, mut shutdown: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(CHECK_EVERY);
+    // The first check waits a period: at start-up the new fields' own backfills come first.
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
     loop {
         tokio::select! {
             _ = every.tick() => {}

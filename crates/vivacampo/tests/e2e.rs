@@ -31,30 +31,26 @@ fn demo_serves_logs_in_and_survives_a_restart() {
 
     // The demo fields are processed from the offline imagery in the same process: 8 weeks each.
     let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let jobs = http(
-            server.addr,
-            "GET",
-            "/v1/jobs?type=BACKFILL",
-            Some(&token),
-            None,
-        )
-        .json();
-        // The fields' first backfills (8 weeks); the daily refresh adds 2-week ones.
-        let first: Vec<_> = jobs["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|j| j["progress"]["total"] == 8)
-            .collect();
-        if first.len() == 2 && first.iter().all(|j| j["progress"]["done"] == 8) {
-            break;
+    for field in fields["items"].as_array().unwrap() {
+        let id = field["id"].as_str().unwrap();
+        loop {
+            let weeks = http(
+                server.addr,
+                "GET",
+                &format!("/v1/aois/{id}/weeks"),
+                Some(&token),
+                None,
+            )
+            .json();
+            if weeks["items"].as_array().is_some_and(|w| w.len() == 8) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "demo weeks not processed: {weeks}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
         }
-        assert!(
-            Instant::now() < deadline,
-            "demo backfills did not finish: {jobs}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
     }
     let field = fields["items"][0]["id"].as_str().unwrap().to_owned();
     let history = http(
