@@ -196,6 +196,38 @@ fn small_field() -> vivacampo_store::aois::Shape {
     }
 }
 
+/// A tenant with `count` small fields, each with a backfill of `weeks` weeks queued. Returns
+/// the tenant id.
+async fn seed_fields(store: &vivacampo_store::Store, count: usize, weeks: u32) -> String {
+    let identity = vivacampo_store::accounts::NewIdentity {
+        email: "a@x.io",
+        name: "A",
+        password_hash: "h",
+        is_system_admin: false,
+    };
+    let (_, tenant) = store.sign_up(identity, "W").await.unwrap();
+    let more = vivacampo_store::accounts::TenantPatch {
+        max_fields: Some(count as i64),
+        ..Default::default()
+    };
+    store.update_tenant(&tenant.id, more, None).await.unwrap();
+    let farm = store
+        .create_farm(&tenant.id, "actor", "F", "UTC")
+        .await
+        .unwrap();
+    for i in 0..count {
+        let field = vivacampo_store::aois::NewAoi {
+            farm_id: farm.id.clone(),
+            name: format!("f{i}"),
+            use_type: "CROP".into(),
+            shape: small_field(),
+            backfill_weeks: weeks,
+        };
+        store.create_aoi(&tenant.id, "actor", field).await.unwrap();
+    }
+    tenant.id
+}
+
 /// An imagery catalog without scenes: every week is NO_DATA, quickly.
 fn empty_catalog(dir: &std::path::Path) -> String {
     let catalog = dir.join("empty-catalog");
@@ -212,48 +244,8 @@ fn two_workers_run_500_jobs_exactly_once() {
         return;
     };
     let store = db.store.clone();
-    let tenant = rt.block_on(async {
-        let (_, tenant) = store
-            .sign_up(
-                vivacampo_store::accounts::NewIdentity {
-                    email: "a@x.io",
-                    name: "A",
-                    password_hash: "h",
-                    is_system_admin: false,
-                },
-                "W",
-            )
-            .await
-            .unwrap();
-        let more = vivacampo_store::accounts::TenantPatch {
-            max_fields: Some(1000),
-            ..Default::default()
-        };
-        store.update_tenant(&tenant.id, more, None).await.unwrap();
-        let farm = store
-            .create_farm(&tenant.id, "actor", "F", "UTC")
-            .await
-            .unwrap();
-        let shape = small_field();
-        // 250 backfills of one week each fan out 250 PROCESS_WEEK jobs: 500 jobs.
-        for i in 0..250 {
-            store
-                .create_aoi(
-                    &tenant.id,
-                    "actor",
-                    vivacampo_store::aois::NewAoi {
-                        farm_id: farm.id.clone(),
-                        name: format!("f{i}"),
-                        use_type: "CROP".into(),
-                        shape: shape.clone(),
-                        backfill_weeks: 1,
-                    },
-                )
-                .await
-                .unwrap();
-        }
-        tenant.id
-    });
+    // 250 backfills of one week each fan out 250 PROCESS_WEEK jobs: 500 jobs.
+    let tenant = rt.block_on(seed_fields(&store, 250, 1));
     let dir = temp_dir("workers");
     let catalog = empty_catalog(&dir);
     let mut workers: Vec<_> = (0..2)
@@ -419,45 +411,8 @@ fn a_sigkilled_worker_loses_its_job_after_the_lease() {
         .await
         .unwrap();
         store.migrate().await.unwrap();
-        let (_, tenant) = store
-            .sign_up(
-                vivacampo_store::accounts::NewIdentity {
-                    email: "a@x.io",
-                    name: "A",
-                    password_hash: "h",
-                    is_system_admin: false,
-                },
-                "W",
-            )
-            .await
-            .unwrap();
-        let more = vivacampo_store::accounts::TenantPatch {
-            max_fields: Some(100),
-            ..Default::default()
-        };
-        store.update_tenant(&tenant.id, more, None).await.unwrap();
-        let farm = store
-            .create_farm(&tenant.id, "actor", "F", "UTC")
-            .await
-            .unwrap();
-        let shape = small_field();
-        for i in 0..10 {
-            // 104-week backfills take long enough to be caught mid-way.
-            store
-                .create_aoi(
-                    &tenant.id,
-                    "actor",
-                    vivacampo_store::aois::NewAoi {
-                        farm_id: farm.id.clone(),
-                        name: format!("f{i}"),
-                        use_type: "CROP".into(),
-                        shape: shape.clone(),
-                        backfill_weeks: 104,
-                    },
-                )
-                .await
-                .unwrap();
-        }
+        // 104-week backfills take long enough to be caught mid-way.
+        seed_fields(&store, 10, 104).await;
         store
     });
     let catalog = empty_catalog(&dir);
