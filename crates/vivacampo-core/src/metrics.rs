@@ -95,6 +95,17 @@ impl Registry {
         );
     }
 
+    /// Sets a counter to a total kept elsewhere (read at scrape time).
+    pub fn set_total(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        self.set_value(name, help, Kind::Counter, labels, value);
+    }
+
     /// Sets a gauge.
     pub fn set(
         &self,
@@ -103,10 +114,21 @@ impl Registry {
         labels: &[(&'static str, &str)],
         value: f64,
     ) {
+        self.set_value(name, help, Kind::Gauge, labels, value);
+    }
+
+    fn set_value(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
         self.with_series(
             name,
             help,
-            Kind::Gauge,
+            kind,
             labels,
             || Series::Value(0.0),
             |s| {
