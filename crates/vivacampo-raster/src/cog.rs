@@ -24,6 +24,16 @@ pub enum Overviews {
     Nearest,
 }
 
+/// How a multi-band COG stores its bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interleave {
+    /// Every tile holds all bands of its pixels (GDAL's default).
+    Pixel,
+    /// One plane of tiles per band (PlanarConfiguration 2): a reader that needs two bands of
+    /// eight inflates two tiles, not one eight times larger.
+    Band,
+}
+
 /// What to write besides the pixels.
 #[derive(Debug, Clone)]
 pub struct CogOptions {
@@ -31,9 +41,12 @@ pub struct CogOptions {
     pub nodata: Option<f64>,
     /// Description, scale and offset per band (GDAL_METADATA); may be empty.
     pub bands: Vec<BandInfo>,
+    /// Dataset-level GDAL_METADATA items, (name, value); GDAL lists them under "Metadata".
+    pub metadata: Vec<(String, String)>,
     /// 256 or 512 (any multiple of 16 works).
     pub tile_size: u32,
     pub overviews: Overviews,
+    pub interleave: Interleave,
     /// zlib level 1–9; 6 is GDAL's default.
     pub deflate_level: u32,
 }
@@ -44,8 +57,10 @@ impl CogOptions {
             georef,
             nodata: None,
             bands: Vec::new(),
+            metadata: Vec::new(),
             tile_size: 256,
             overviews: Overviews::Average,
+            interleave: Interleave::Pixel,
             deflate_level: 6,
         }
     }
@@ -269,7 +284,10 @@ fn tags(
         },
         Tag {
             id: 284,
-            value: Value::Short(vec![1]),
+            value: Value::Short(vec![match opts.interleave {
+                Interleave::Band if bands > 1 => 2,
+                _ => 1,
+            }]),
         },
         Tag {
             id: 317,
@@ -333,7 +351,7 @@ fn tags(
             id: 34735,
             value: Value::Short(keys),
         });
-        if let Some(xml) = gdal_metadata(&opts.bands) {
+        if let Some(xml) = gdal_metadata(&opts.metadata, &opts.bands) {
             t.push(Tag {
                 id: 42112,
                 value: Value::Ascii(xml),
@@ -359,15 +377,27 @@ fn format_nodata(v: f64) -> String {
     }
 }
 
-fn gdal_metadata(bands: &[BandInfo]) -> Option<String> {
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn gdal_metadata(items: &[(String, String)], bands: &[BandInfo]) -> Option<String> {
     let mut xml = String::from("<GDALMetadata>\n");
     let mut any = false;
+    for (name, value) in items {
+        xml += &format!(
+            "  <Item name=\"{}\">{}</Item>\n",
+            escape_xml(name),
+            escape_xml(value)
+        );
+        any = true;
+    }
     for (i, b) in bands.iter().enumerate() {
         if let Some(d) = &b.description {
-            let d = d
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
+            let d = escape_xml(d);
             xml += &format!(
                 "  <Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{d}</Item>\n"
             );
@@ -392,11 +422,19 @@ fn encode_tiles(l: &Raster, opts: &CogOptions) -> Result<Vec<Vec<u8>>> {
     let ts = opts.tile_size as usize;
     let (across, down) = (l.width.div_ceil(ts), l.height.div_ceil(ts));
     let fill = opts.nodata.unwrap_or(0.0);
-    (0..across * down)
+    // Band interleave: the tiles of band 1, then of band 2, … (TIFF's plane order).
+    let planes: Vec<Raster> = match opts.interleave {
+        Interleave::Band if l.bands > 1 => (0..l.bands).map(|b| l.select_bands(&[b])).collect(),
+        _ => vec![l.clone()],
+    };
+    let tiles = across * down;
+    (0..tiles * planes.len())
         .into_par_iter()
         .map(|i| {
-            let (tx, ty) = (i % across, i / across);
-            let raw = with_buffer!(&l.data, v => tile_bytes(v, l, tx * ts, ty * ts, ts, fill));
+            let plane = &planes[i / tiles];
+            let (tx, ty) = (i % tiles % across, i % tiles / across);
+            let raw =
+                with_buffer!(&plane.data, v => tile_bytes(v, plane, tx * ts, ty * ts, ts, fill));
             let mut z = ZlibEncoder::new(
                 Vec::with_capacity(raw.len() / 2),
                 Level::new(opts.deflate_level.min(9)),
@@ -576,6 +614,7 @@ mod tests {
                 },
                 BandInfo::default(),
             ];
+            opts.metadata = vec![("FIELD".into(), r#"{"type":"Polygon","n":"<&>"}"#.into())];
             let bytes = write(&r, &opts).unwrap();
             let t = tiff::open(&bytes).unwrap();
             assert_eq!(
@@ -590,7 +629,28 @@ mod tests {
             assert_eq!(back, r, "{dtype:?}");
             assert_eq!(t.georef, Some(opts.georef));
             assert_eq!(t.band_info[0], opts.bands[0]);
+            assert_eq!(t.metadata, opts.metadata);
             assert_eq!(t.nodata, Some(0.0));
+            assert!(!t.levels[0].planar);
+
+            opts.interleave = Interleave::Band;
+            let bytes = write(&r, &opts).unwrap();
+            let t = tiff::open(&bytes).unwrap();
+            assert!(t.levels.iter().all(|l| l.planar), "{dtype:?}");
+            for level in 0..2 {
+                let img = &t.levels[level];
+                let all = Window::new(0, 0, img.width, img.height);
+                let whole = t.read_window(&bytes, level, all).unwrap();
+                if level == 0 {
+                    assert_eq!(whole, r, "{dtype:?} band interleaved");
+                }
+                // One band alone, as the tiler reads it: only that band's tiles are planned.
+                let plan = t.plan_bands(level, all, &[1]).unwrap();
+                let full = t.plan(level, all, false).unwrap();
+                assert_eq!(plan.chunks.len() * 2, full.chunks.len());
+                let ranges = crate::source::Ranges::whole(bytes.clone());
+                assert_eq!(t.decode(&plan, &ranges).unwrap(), whole.select_bands(&[1]));
+            }
         }
     }
 }

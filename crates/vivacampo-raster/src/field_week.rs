@@ -9,6 +9,7 @@ use crate::geo::{GeoTransform, Grid};
 use crate::index::{self, Band};
 use crate::mask::{self, Polygon, SclPolicy};
 use crate::stats::{self, Stats};
+use crate::tiff::Tiff;
 use crate::{Error, Result};
 
 /// Pixel size of field grids, metres: Sentinel-2's finest bands.
@@ -16,6 +17,23 @@ pub const RESOLUTION_M: f64 = 10.0;
 
 /// Largest field grid, pixels (a 10 000 ha field is about 1 M pixels at 10 m).
 pub const MAX_PIXELS: usize = 4_000_000;
+
+/// Dataset metadata item of a field-week COG that holds the field's outline (GeoJSON, lon/lat),
+/// so the tiler clips to the polygon without asking the database, and GIS users see the field.
+pub const FIELD_ITEM: &str = "VIVACAMPO_FIELD";
+
+/// The field outline a field-week COG carries ([`FIELD_ITEM`]), in `crs`; `None` for a file
+/// without one.
+pub fn field_outline(tiff: &Tiff, crs: &Crs) -> Result<Option<Vec<Polygon>>> {
+    let Some(geojson) = tiff.metadata_item(FIELD_ITEM) else {
+        return Ok(None);
+    };
+    let lonlat = Crs::LonLat { epsg: 4326 };
+    let polygons = mask::polygons_from_geojson(geojson)?;
+    Ok(Some(
+        polygons.iter().map(|p| p.reproject(&lonlat, crs)).collect(),
+    ))
+}
 
 /// SCL classes that hide the ground: cloud shadow, medium and high probability cloud, cirrus.
 const CLOUDY_CLASSES: [u8; 4] = [3, 8, 9, 10];

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// Sample type of a band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -265,9 +267,98 @@ impl Raster {
         }
     }
 
+    /// Copies `src` (same pixel type) into this raster's bands from `first_band` on, with its
+    /// top-left pixel at (`col`, `row`); what falls outside is dropped. Assembles a window from
+    /// cached blocks, of all bands at once or one band at a time.
+    pub fn paste(&mut self, src: &Raster, col: usize, row: usize, first_band: usize) -> Result<()> {
+        fn copy<T: Sample>(
+            dst: &mut [T],
+            (dw, dh): (usize, usize),
+            src: &[T],
+            (sw, sh): (usize, usize),
+            (first, bands): (usize, usize),
+            (col, row): (usize, usize),
+        ) {
+            let w = sw.min(dw.saturating_sub(col));
+            let h = sh.min(dh.saturating_sub(row));
+            for b in 0..bands {
+                for r in 0..h {
+                    let d = ((first + b) * dh + row + r) * dw + col;
+                    let s = (b * sh + r) * sw;
+                    dst[d..d + w].copy_from_slice(&src[s..s + w]);
+                }
+            }
+        }
+        if first_band + src.bands > self.bands || src.dtype() != self.dtype() {
+            return Err(Error::Invalid(
+                "paste needs room for the bands and the same pixel type".into(),
+            ));
+        }
+        let (dims, sdims, bands) = (
+            (self.width, self.height),
+            (src.width, src.height),
+            (first_band, src.bands),
+        );
+        macro_rules! paste_as {
+            ($($v:ident),*) => {
+                match (&mut self.data, &src.data) {
+                    $((Buffer::$v(d), Buffer::$v(s)) => copy(d, dims, s, sdims, bands, (col, row)),)*
+                    _ => unreachable!("dtypes checked above"),
+                }
+            };
+        }
+        paste_as!(U8, I8, U16, I16, U32, I32, F32, F64);
+        Ok(())
+    }
+
     /// Little-endian bytes of one band.
     pub fn band_le_bytes(&self, b: usize) -> Vec<u8> {
         let n = self.width * self.height * self.dtype().size();
         self.data.to_le_bytes()[b * n..(b + 1) * n].to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paste_places_blocks_and_drops_overhang() {
+        let mut dst = Raster {
+            width: 3,
+            height: 2,
+            bands: 2,
+            data: Buffer::U16(vec![0; 12]),
+        };
+        let src = Raster {
+            width: 2,
+            height: 2,
+            bands: 2,
+            data: Buffer::U16(vec![1, 2, 3, 4, 5, 6, 7, 8]),
+        };
+        dst.paste(&src, 2, 0, 0).unwrap();
+        assert_eq!(
+            dst.data,
+            Buffer::U16(vec![0, 0, 1, 0, 0, 3, 0, 0, 5, 0, 0, 7])
+        );
+        let one = Raster {
+            width: 1,
+            height: 2,
+            bands: 1,
+            data: Buffer::U16(vec![9, 9]),
+        };
+        dst.paste(&one, 0, 0, 1).unwrap();
+        assert_eq!(
+            dst.data,
+            Buffer::U16(vec![0, 0, 1, 0, 0, 3, 9, 0, 5, 9, 0, 7])
+        );
+        assert!(dst.paste(&src, 0, 0, 1).is_err(), "no room for two bands");
+        let bytes = Raster {
+            width: 1,
+            height: 1,
+            bands: 2,
+            data: Buffer::U8(vec![1, 2]),
+        };
+        assert!(dst.paste(&bytes, 0, 0, 0).is_err());
     }
 }

@@ -5,6 +5,7 @@ use crate::crs::Crs;
 use crate::error::{Error, Result};
 use crate::geo::Grid;
 use crate::index::{self, Band, Scaling};
+use crate::mask::{self, Polygon};
 use crate::raster::{Buffer, DType, Raster};
 use crate::source::ReadAt;
 use crate::tiff::{Tiff, Window};
@@ -255,37 +256,212 @@ pub fn tile_png<R: ReadAt + ?Sized>(
     };
     let raster = tiff.read_window(src, plan.level, window)?;
     let mask = warp::read_mask(tiff, src, plan.level, window)?;
-    tile_png_from_window(
-        tiff,
-        plan.level,
+    let decoded = DecodedWindow {
+        level: plan.level,
         window,
-        &raster,
-        mask.as_deref(),
-        &grid,
-        selection,
-        style,
-    )
+        raster: &raster,
+        bands: None,
+        mask: mask.as_deref(),
+        positions: None,
+    };
+    tile_png_from_window(tiff, &decoded, &grid, selection, style, Clip::None)
 }
 
-/// Renders a tile grid from a window already decoded (the sans-IO/async path:
-/// [`warp::plan`] → [`Tiff::plan`] → fetch → [`Tiff::decode`], or a cache of decoded
-/// windows). `None` when the tile holds no data.
-#[allow(clippy::too_many_arguments)] // each is a distinct input of the render
+/// A window of one level already decoded (the sans-IO/async path: [`warp::plan`] →
+/// [`Tiff::plan`] → fetch → [`Tiff::decode`], or a cache of decoded blocks).
+#[derive(Debug, Clone, Copy)]
+pub struct DecodedWindow<'a> {
+    pub level: usize,
+    pub window: Window,
+    /// Bands of the file over `window`: every band, or those `bands` names.
+    pub raster: &'a Raster,
+    /// The file bands (0-based) `raster` holds, in order, when not every band (a read of only
+    /// the bands a tile needs, see [`Tiff::plan_bands`]).
+    pub bands: Option<&'a [usize]>,
+    /// The file's internal mask over `window` (0 = no data), if it has one.
+    pub mask: Option<&'a [u8]>,
+    /// The grid's source positions in full-resolution pixels, when already known from
+    /// [`warp::plan_with_positions`] (saves projecting the grid again).
+    pub positions: Option<&'a [(f64, f64)]>,
+}
+
+impl DecodedWindow<'_> {
+    /// The file bands `wanted` (0-based) of the window; an error names one it was read without.
+    fn select(&self, wanted: &[usize]) -> Result<Raster> {
+        let Some(held) = self.bands else {
+            if let Some(&b) = wanted.iter().find(|&&b| b >= self.raster.bands) {
+                return Err(Error::Invalid(format!("band {} out of range", b + 1)));
+            }
+            return Ok(self.raster.select_bands(wanted));
+        };
+        let slots = wanted
+            .iter()
+            .map(|b| {
+                held.iter().position(|h| h == b).ok_or_else(|| {
+                    Error::Invalid(format!("band {} was not read for this window", b + 1))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.raster.select_bands(&slots))
+    }
+
+    /// Source positions of the grid's pixel centres in this window's pixels.
+    fn positions(&self, tiff: &Tiff, grid: &Grid) -> Result<Vec<(f64, f64)>> {
+        match self.positions {
+            Some(p) => warp::window_positions(tiff, self.level, self.window, p),
+            None => {
+                let (_, p) = warp::plan_with_positions(tiff, grid)?;
+                warp::window_positions(tiff, self.level, self.window, &p)
+            }
+        }
+    }
+}
+
+/// What hides a tile's pixels besides missing data.
+#[derive(Debug, Clone, Copy)]
+pub enum Clip<'a> {
+    /// Nothing: every pixel with data shows.
+    None,
+    /// Pixels whose nearest value of this band (1-based) is 0 or nodata: a field-week COG's
+    /// validity band holds the field and its clear pixels, at the data's resolution.
+    Band(usize),
+    /// Pixels whose centre is outside these polygons, given in the grid's CRS: edges as sharp as
+    /// the tile's pixels at every zoom, where they match the outline a map draws.
+    Polygons(&'a [Polygon]),
+}
+
+impl Clip<'_> {
+    /// Per grid pixel, whether it may show; `None` when the clip keeps every pixel.
+    fn keep(
+        &self,
+        tiff: &Tiff,
+        decoded: &DecodedWindow,
+        grid: &Grid,
+        pos: &[(f64, f64)],
+    ) -> Result<Option<Vec<bool>>> {
+        match *self {
+            Clip::None => Ok(None),
+            Clip::Band(band) => clip_mask(tiff, decoded, grid, band, pos).map(Some),
+            Clip::Polygons(polygons) => {
+                mask::rasterize(polygons, &grid.transform, grid.width, grid.height, false).map(Some)
+            }
+        }
+    }
+}
+
+/// Renders a tile grid from a decoded window, hiding what `clip` hides. `None` when the tile
+/// holds nothing: with [`Clip::Polygons`], when no pixel centre is inside them (a tile inside
+/// the field whose pixels are all cloud is a transparent PNG); otherwise when no pixel shows.
 pub fn tile_png_from_window(
     tiff: &Tiff,
-    level: usize,
-    window: Window,
-    raster: &Raster,
-    mask: Option<&[u8]>,
+    decoded: &DecodedWindow,
     grid: &Grid,
     selection: &Selection,
     style: &Style,
+    clip: Clip,
 ) -> Result<Option<Vec<u8>>> {
+    let pos = decoded.positions(tiff, grid)?;
+    let keep = clip.keep(tiff, decoded, grid, &pos)?;
+    if matches!(clip, Clip::Polygons(_)) && keep.as_ref().is_some_and(|k| !k.contains(&true)) {
+        return Ok(None);
+    }
+    let warped = warp_selection(tiff, decoded, grid, selection, &pos)?;
+    let mut pixels = rgba(
+        &warped.raster,
+        &warped.selection,
+        &warped.scalings,
+        style,
+        tiff.dtype(),
+    )?;
+    if let Some(keep) = &keep {
+        colormap::clip_to_mask(&mut pixels, keep);
+    }
+    if !matches!(clip, Clip::Polygons(_)) && pixels.chunks_exact(4).all(|p| p[3] == 0) {
+        return Ok(None);
+    }
+    crate::png::encode_rgba(grid.width as u32, grid.height as u32, &pixels).map(Some)
+}
+
+/// The values a tile shows before the colormap (an index, or a band): NaN where there is no
+/// data or `clip` hides the pixel. The same path as [`tile_png_from_window`].
+pub fn tile_values(
+    tiff: &Tiff,
+    decoded: &DecodedWindow,
+    grid: &Grid,
+    selection: &Selection,
+    clip: Clip,
+) -> Result<Vec<f64>> {
+    let pos = decoded.positions(tiff, grid)?;
+    let warped = warp_selection(tiff, decoded, grid, selection, &pos)?;
+    let mut v = values(&warped.raster, &warped.selection, &warped.scalings)?;
+    if let Some(keep) = clip.keep(tiff, decoded, grid, &pos)? {
+        for (x, keep) in v.iter_mut().zip(keep) {
+            if !keep {
+                *x = f64::NAN;
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// The bands a selection reads, warped (bilinear) onto the grid, with the selection and
+/// scalings renumbered to match.
+struct Warped {
+    raster: Raster,
+    selection: Selection,
+    scalings: Vec<Scaling>,
+}
+
+fn warp_selection(
+    tiff: &Tiff,
+    decoded: &DecodedWindow,
+    grid: &Grid,
+    selection: &Selection,
+    pos: &[(f64, f64)],
+) -> Result<Warped> {
     selection.check(tiff.bands() as usize)?;
-    // Warp only the bands the selection reads.
     let used = selection.file_bands();
     let zero_based: Vec<usize> = used.iter().map(|n| n - 1).collect();
-    let sub = raster.select_bands(&zero_based);
+    let sub = decoded.select(&zero_based)?;
+    let raster = warp_window(tiff, decoded, &sub, grid, Resampling::Bilinear, pos)?;
+    let all = scalings(tiff);
+    Ok(Warped {
+        raster,
+        selection: selection.remapped(&used),
+        scalings: used.iter().map(|&n| all[n - 1]).collect(),
+    })
+}
+
+/// Per grid pixel, whether the nearest value of `band` (1-based) is valid (not 0, not nodata).
+fn clip_mask(
+    tiff: &Tiff,
+    decoded: &DecodedWindow,
+    grid: &Grid,
+    band: usize,
+    pos: &[(f64, f64)],
+) -> Result<Vec<bool>> {
+    if band == 0 {
+        return Err(Error::Invalid("clip band 0 out of range".into()));
+    }
+    let valid = decoded.select(&[band - 1])?;
+    let warped = warp_window(tiff, decoded, &valid, grid, Resampling::Nearest, pos)?;
+    let Buffer::F64(v) = warped.data else {
+        return Err(Error::Invalid(
+            "internal: warped band is not float64".into(),
+        ));
+    };
+    Ok(v.into_iter().map(|x| !x.is_nan() && x != 0.0).collect())
+}
+
+/// Warps `raster` (some bands of the decoded window) onto the grid.
+fn warp_window(
+    tiff: &Tiff,
+    decoded: &DecodedWindow,
+    raster: &Raster,
+    grid: &Grid,
+    resampling: Resampling,
+    pos: &[(f64, f64)],
+) -> Result<Raster> {
     let georef = tiff
         .georef
         .ok_or_else(|| Error::Invalid("raster has no georeferencing".into()))?;
@@ -295,28 +471,74 @@ pub fn tile_png_from_window(
             .ok_or_else(|| Error::Invalid("raster has no EPSG code".into()))?,
     )?;
     let source = warp::Source {
-        raster: &sub,
+        raster,
         transform: tiff
-            .window_transform(level, window)
+            .window_transform(decoded.level, decoded.window)
             .ok_or_else(|| Error::Invalid("no such level".into()))?,
         crs: &crs,
         nodata: tiff.nodata,
-        mask,
+        mask: decoded.mask,
     };
-    let warped = warp::warp(&source, grid, Resampling::Bilinear)?;
-    let all = scalings(tiff);
-    let used_scalings: Vec<Scaling> = used.iter().map(|&n| all[n - 1]).collect();
-    let pixels = rgba(
-        &warped,
-        &selection.remapped(&used),
-        &used_scalings,
-        style,
-        tiff.dtype(),
-    )?;
-    if pixels.chunks_exact(4).all(|p| p[3] == 0) {
-        return Ok(None);
+    warp::warp_at(&source, grid, resampling, pos)
+}
+
+/// The spectral band a field-week COG band description names (`B04` → red).
+pub fn sentinel2_band(description: &str) -> Option<Band> {
+    Some(match description {
+        "B02" => Band::Blue,
+        "B03" => Band::Green,
+        "B04" => Band::Red,
+        "B05" => Band::Rededge1,
+        "B08" => Band::Nir,
+        "B11" => Band::Swir16,
+        "B12" => Band::Swir22,
+        _ => return None,
+    })
+}
+
+/// Where a field-week COG keeps each spectral band and its validity band, read from the band
+/// descriptions, so a file with other bands or another order still renders right.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BandLayout {
+    /// 1-based file band of each spectral band found.
+    pub spectral: Vec<(Band, usize)>,
+    /// 1-based band described `mask` (1 = clear pixel inside the field).
+    pub mask: Option<usize>,
+}
+
+impl BandLayout {
+    pub fn of(tiff: &Tiff) -> BandLayout {
+        let mut layout = BandLayout::default();
+        for (i, info) in tiff.band_info.iter().enumerate() {
+            match info.description.as_deref() {
+                Some("mask") => layout.mask = Some(i + 1),
+                Some(d) => {
+                    if let Some(band) = sentinel2_band(d) {
+                        layout.spectral.push((band, i + 1));
+                    }
+                }
+                None => {}
+            }
+        }
+        layout
     }
-    crate::png::encode_rgba(grid.width as u32, grid.height as u32, &pixels).map(Some)
+
+    /// The selection of index `name` over this file; an error names a band the file lacks.
+    pub fn selection(&self, name: &str) -> Result<Selection> {
+        let selection = Selection::Index {
+            name: name.to_owned(),
+            bands: self.spectral.clone(),
+        };
+        for need in index::bands(name)? {
+            if !self.spectral.iter().any(|(b, _)| b == need) {
+                return Err(Error::Invalid(format!(
+                    "{name} needs the {} band, which this raster lacks",
+                    need.name()
+                )));
+            }
+        }
+        Ok(selection)
+    }
 }
 
 #[cfg(test)]

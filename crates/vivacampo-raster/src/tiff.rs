@@ -117,6 +117,8 @@ pub struct Tiff {
     pub georef: Option<Georef>,
     pub nodata: Option<f64>,
     pub band_info: Vec<BandInfo>,
+    /// Dataset-level GDAL_METADATA items, (name, value), in file order.
+    pub metadata: Vec<(String, String)>,
     /// File offsets of every IFD, in chain order.
     pub ifd_offsets: Vec<u64>,
 }
@@ -147,6 +149,8 @@ pub struct ReadPlan {
     pub level: usize,
     pub mask: bool,
     pub window: Window,
+    /// File bands (0-based) the decoded raster holds, in this order.
+    pub bands: Vec<usize>,
     pub chunks: Vec<usize>,
     pub ranges: Vec<Range<u64>>,
 }
@@ -441,6 +445,11 @@ impl Tiff {
             .as_deref()
             .map(|xml| parse_gdal_metadata(xml, levels[0].bands as usize))
             .unwrap_or_else(|| vec![BandInfo::default(); levels[0].bands as usize]);
+        let metadata = extra
+            .metadata
+            .as_deref()
+            .map(parse_dataset_metadata)
+            .unwrap_or_default();
         Ok(Tiff {
             size,
             big_endian: be,
@@ -450,8 +459,17 @@ impl Tiff {
             georef,
             nodata,
             band_info,
+            metadata,
             ifd_offsets,
         })
+    }
+
+    /// The value of the dataset-level GDAL_METADATA item `name`.
+    pub fn metadata_item(&self, name: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn width(&self) -> u32 {
@@ -539,8 +557,42 @@ impl Tiff {
     /// needs.
     pub fn plan(&self, level: usize, window: Window, mask: bool) -> Result<ReadPlan> {
         let img = self.image(level, mask)?;
+        let bands = if mask {
+            vec![0]
+        } else {
+            (0..img.bands as usize).collect()
+        };
+        self.plan_of(level, window, mask, bands)
+    }
+
+    /// Plans a window of some bands (0-based, in the order the decoded raster holds them). Of
+    /// a band-interleaved file only those bands' tiles are read; of a pixel-interleaved one the
+    /// whole tiles are, as they hold every band.
+    pub fn plan_bands(&self, level: usize, window: Window, bands: &[usize]) -> Result<ReadPlan> {
+        let img = self.image(level, false)?;
+        if bands.is_empty() || bands.iter().any(|&b| b >= img.bands as usize) {
+            return Err(Error::Invalid(format!(
+                "bands {bands:?} of a {}-band image",
+                img.bands
+            )));
+        }
+        self.plan_of(level, window, false, bands.to_vec())
+    }
+
+    fn plan_of(
+        &self,
+        level: usize,
+        window: Window,
+        mask: bool,
+        bands: Vec<usize>,
+    ) -> Result<ReadPlan> {
+        let img = self.image(level, mask)?;
         check_window(img, window)?;
-        let chunks = chunks_for(img, window);
+        let mut chunks = chunks_for(img, window);
+        if img.planar {
+            let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
+            chunks.retain(|c| bands.contains(&(c / per_plane)));
+        }
         let mut compressed = 0u64;
         let ranges = chunks
             .iter()
@@ -555,7 +607,7 @@ impl Tiff {
             * if mask {
                 1
             } else {
-                u64::from(img.bands) * img.dtype.size() as u64
+                bands.len() as u64 * img.dtype.size() as u64
             };
         if out_bytes > MAX_WINDOW_BYTES || out_bytes > (64 << 20) + compressed * MAX_EXPANSION {
             return Err(Error::Limit(format!(
@@ -566,6 +618,7 @@ impl Tiff {
             level,
             mask,
             window,
+            bands,
             chunks,
             ranges: merge_ranges(ranges, MERGE_GAP),
         })
@@ -582,15 +635,41 @@ impl Tiff {
         } else {
             self.nodata.unwrap_or(0.0)
         };
-        let bands = if plan.mask { 1 } else { img.bands as usize };
+        // Where each decoded plane goes: pixel-interleaved tiles fill every band, and the
+        // plan's bands are picked afterwards.
+        let every_band = plan.mask || !img.planar;
+        let slots: Vec<usize> = if every_band {
+            (0..img.chunk_bands().max(1) as usize).collect()
+        } else {
+            (0..img.bands as usize)
+                .map(|b| {
+                    plan.bands
+                        .iter()
+                        .position(|&p| p == b)
+                        .unwrap_or(usize::MAX)
+                })
+                .collect()
+        };
+        let bands = if plan.mask {
+            1
+        } else if every_band {
+            img.bands as usize
+        } else {
+            plan.bands.len()
+        };
         let dtype = if plan.mask { DType::U8 } else { img.dtype };
         let mut data = Buffer::filled(dtype, n * bands, fill);
-        with_buffer!(&mut data, v => decode_into(v, img, plan, bytes, self.big_endian))?;
-        Ok(Raster {
+        with_buffer!(&mut data, v => decode_into(v, img, plan, bytes, self.big_endian, &slots))?;
+        let raster = Raster {
             width: w.width as usize,
             height: w.height as usize,
             bands,
             data,
+        };
+        Ok(if every_band && !plan.mask {
+            raster.select_bands(&plan.bands)
+        } else {
+            raster
         })
     }
 
@@ -819,22 +898,40 @@ fn parse_nodata(s: &str) -> Option<f64> {
     }
 }
 
+/// The `<Item …>value</Item>` entries of GDAL_METADATA: their attribute text and raw value.
+fn gdal_items(xml: &str) -> impl Iterator<Item = (&str, &str)> {
+    xml.split("<Item").skip(1).filter_map(|item| {
+        let (attrs, rest) = item.split_once('>')?;
+        let (value, _) = rest.split_once("</Item>")?;
+        Some((attrs, value))
+    })
+}
+
+/// The value of attribute `name` in an item's attribute text.
+fn item_attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let at = format!(" {attrs}");
+    let i = at.find(&key)?;
+    let start = i + key.len() - 1;
+    attrs.get(start..)?.split('"').next()
+}
+
+/// Reads the items without a `sample` (dataset metadata) as (name, value).
+pub(crate) fn parse_dataset_metadata(xml: &str) -> Vec<(String, String)> {
+    gdal_items(xml)
+        .filter(|(attrs, _)| item_attr(attrs, "sample").is_none())
+        .filter_map(|(attrs, value)| {
+            let name = item_attr(attrs, "name")?;
+            Some((unescape_xml(name), unescape_xml(value)))
+        })
+        .collect()
+}
+
 /// Reads `<Item name="DESCRIPTION|SCALE|OFFSET" sample="N" role="...">value</Item>` entries.
 pub(crate) fn parse_gdal_metadata(xml: &str, bands: usize) -> Vec<BandInfo> {
     let mut out = vec![BandInfo::default(); bands];
-    for item in xml.split("<Item").skip(1) {
-        let Some((attrs, rest)) = item.split_once('>') else {
-            continue;
-        };
-        let Some((value, _)) = rest.split_once("</Item>") else {
-            continue;
-        };
-        let attr = |name: &str| {
-            let key = format!("{name}=\"");
-            attrs
-                .find(&key)
-                .and_then(|i| attrs[i + key.len()..].split('"').next())
-        };
+    for (attrs, value) in gdal_items(xml) {
+        let attr = |name: &str| item_attr(attrs, name);
         let Some(sample) = attr("sample").and_then(|s| s.parse::<usize>().ok()) else {
             continue;
         };
@@ -900,6 +997,7 @@ fn decode_into<T: Sample>(
     plan: &ReadPlan,
     bytes: &Ranges,
     big_endian: bool,
+    slots: &[usize],
 ) -> Result<()> {
     let w = plan.window;
     let (width, n) = (w.width as usize, w.width as usize * w.height as usize);
@@ -954,7 +1052,7 @@ fn decode_into<T: Sample>(
                 .collect::<Result<_>>()?;
             for (c, chunk) in decoded {
                 if let Some(chunk) = chunk {
-                    place(&mut strip, img, w, ya, c, &chunk, fuse);
+                    place(&mut strip, img, w, ya, c, &chunk, fuse, slots);
                 }
             }
             Ok(())
@@ -1156,7 +1254,9 @@ fn unpack_bits(packed: &[u8], width: usize, rows: usize, row_bytes: usize) -> Ve
 }
 
 /// Copies the part of a decoded chunk (native-endian bytes) that falls in the window into a
-/// strip of the output: `strip[p]` holds output rows from `ya` of plane `p`.
+/// strip of the output: `strip[p]` holds output rows from `ya` of plane `p`, and a
+/// band-interleaved file's plane `q` goes to `strip[slots[q]]`.
+#[allow(clippy::too_many_arguments)] // the decoder's state, passed down to its inner loop
 fn place<T: Sample>(
     strip: &mut [&mut [T]],
     img: &Image,
@@ -1165,9 +1265,10 @@ fn place<T: Sample>(
     chunk: usize,
     data: &[u8],
     sum: bool,
+    slots: &[usize],
 ) {
     match bytemuck::try_cast_slice::<u8, T>(data) {
-        Ok(samples) => place_samples(strip, img, w, ya, chunk, samples, sum),
+        Ok(samples) => place_samples(strip, img, w, ya, chunk, samples, sum, slots),
         Err(_) => place_samples(
             strip,
             img,
@@ -1176,10 +1277,12 @@ fn place<T: Sample>(
             chunk,
             &bytemuck::pod_collect_to_vec::<u8, T>(data),
             sum,
+            slots,
         ),
     }
 }
 
+#[allow(clippy::too_many_arguments)] // as `place`
 fn place_samples<T: Sample>(
     strip: &mut [&mut [T]],
     img: &Image,
@@ -1188,6 +1291,7 @@ fn place_samples<T: Sample>(
     chunk: usize,
     data: &[T],
     sum: bool,
+    slots: &[usize],
 ) {
     let per_plane = (img.blocks_across() * img.blocks_down()) as usize;
     let plane = chunk / per_plane;
@@ -1216,7 +1320,7 @@ fn place_samples<T: Sample>(
         let src_row = &data[(y - y0) as usize * row_len..][..row_len];
         let dst_row = ((y - w.row) as usize - ya) * w.width as usize + dx;
         if cb == 1 {
-            let band = if img.planar { plane } else { 0 };
+            let band = slots[if img.planar { plane } else { 0 }];
             let dst = &mut strip[band][dst_row..][..span];
             if sum {
                 // Running sum from the tile's first column (predictor 2), kept in a register.
@@ -1251,6 +1355,15 @@ mod tests {
         let b = parse_gdal_metadata(xml, 2);
         assert_eq!(b[0].description.as_deref(), Some("ndvi & co"));
         assert_eq!((b[1].scale, b[1].offset), (Some(0.0001), Some(-0.1)));
+        assert!(parse_dataset_metadata(xml).is_empty());
+        let xml = r#"<GDALMetadata><Item name="FIELD" >{"a":"&lt;b&gt;"}</Item><Item name="SCALE" sample="0">2</Item><Item name="x_sample">1</Item></GDALMetadata>"#;
+        assert_eq!(
+            parse_dataset_metadata(xml),
+            [
+                ("FIELD".to_owned(), r#"{"a":"<b>"}"#.to_owned()),
+                ("x_sample".to_owned(), "1".to_owned())
+            ]
+        );
     }
 
     #[test]

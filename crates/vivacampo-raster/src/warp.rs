@@ -169,6 +169,12 @@ fn floor_int(x: f64) -> isize {
 /// Chooses the overview whose resolution best fits the grid (the coarsest one still at least
 /// as fine as the target, as GDAL does) and the window of it that covers the grid.
 pub fn plan(tiff: &Tiff, grid: &Grid) -> Result<WarpPlan> {
+    plan_with_positions(tiff, grid).map(|(plan, _)| plan)
+}
+
+/// [`plan`], also returning the source position of every grid pixel centre in full-resolution
+/// pixels, which [`window_positions`] turns into any window's pixels without projecting again.
+pub fn plan_with_positions(tiff: &Tiff, grid: &Grid) -> Result<(WarpPlan, Vec<(f64, f64)>)> {
     let georef = tiff
         .georef
         .ok_or_else(|| Error::Invalid("raster has no georeferencing".into()))?;
@@ -216,7 +222,28 @@ pub fn plan(tiff: &Tiff, grid: &Grid) -> Result<WarpPlan> {
     let r1 = (y1 + m).ceil().min(f64::from(img.height));
     let window = (c1 > c0 && r1 > r0 && x1 >= 0.0 && y1 >= 0.0)
         .then(|| Window::new(c0 as u32, r0 as u32, (c1 - c0) as u32, (r1 - r0) as u32));
-    Ok(WarpPlan { level, window })
+    Ok((WarpPlan { level, window }, pos))
+}
+
+/// Full-resolution source positions (from [`plan_with_positions`]) in the pixels of a window of
+/// `level`: overviews cover the same extent, so this is a scale and a shift.
+pub fn window_positions(
+    tiff: &Tiff,
+    level: usize,
+    window: Window,
+    full_res: &[(f64, f64)],
+) -> Result<Vec<(f64, f64)>> {
+    let img = tiff
+        .levels
+        .get(level)
+        .ok_or_else(|| Error::Invalid("no such level".into()))?;
+    let sx = f64::from(img.width) / f64::from(tiff.width());
+    let sy = f64::from(img.height) / f64::from(tiff.height());
+    let (c, r) = (f64::from(window.col), f64::from(window.row));
+    Ok(full_res
+        .iter()
+        .map(|&(px, py)| (px * sx - c, py * sy - r))
+        .collect())
 }
 
 /// Resamples `src` onto `grid`. The result is float64 with NaN where there is no data
@@ -227,6 +254,20 @@ pub fn warp(src: &Source, grid: &Grid, resampling: Resampling) -> Result<Raster>
         .invert()
         .ok_or_else(|| Error::Invalid("singular geotransform".into()))?;
     let pos = source_positions(grid, src.crs, &inv)?;
+    warp_at(src, grid, resampling, &pos)
+}
+
+/// [`warp`] with the source position of every grid pixel centre given (in `src`'s pixels), so
+/// several warps onto one grid project once.
+pub fn warp_at(
+    src: &Source,
+    grid: &Grid,
+    resampling: Resampling,
+    pos: &[(f64, f64)],
+) -> Result<Raster> {
+    if pos.len() != grid.width * grid.height {
+        return Err(Error::Invalid("one source position per grid pixel".into()));
+    }
     let r = src.raster;
     let (bands, n, plane, w, h) = (
         r.bands,
@@ -245,7 +286,7 @@ pub fn warp(src: &Source, grid: &Grid, resampling: Resampling) -> Result<Raster>
         .filter(|v| v.is_infinite())
         .for_each(|v| *v = f64::NAN);
     let mut out = vec![f64::NAN; n * bands];
-    let kernel = Kernel::new(&pos, grid.width, grid.height);
+    let kernel = Kernel::new(pos, grid.width, grid.height);
     let inside = |px: f64, py: f64| px >= 0.0 && py >= 0.0 && px < w as f64 && py < h as f64;
     match resampling {
         Resampling::Nearest => {
