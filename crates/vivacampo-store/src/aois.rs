@@ -161,6 +161,41 @@ pub(crate) fn delete_assets_job(tenant_id: &str, aoi_id: &str) -> NewJob {
     }
 }
 
+/// Most weeks one backfill covers (two years), as the API allows.
+const MAX_BACKFILL_WEEKS: usize = 104;
+
+/// The BACKFILL that reprocesses a reshaped field: every week from `oldest` (its oldest recorded
+/// week) to the current one, at most the newest [`MAX_BACKFILL_WEEKS`]; `None` if that span is
+/// empty (a clock set back).
+fn reprocess_job(
+    tenant_id: &str,
+    aoi_id: &str,
+    geometry_version: i64,
+    oldest: IsoWeek,
+    today: time::Date,
+) -> Option<NewJob> {
+    let mut weeks = IsoWeek::spanning(oldest.start(), today);
+    weeks.truncate(MAX_BACKFILL_WEEKS);
+    let (from, to) = (*weeks.last()?, *weeks.first()?);
+    Some(NewJob {
+        tenant_id: tenant_id.to_owned(),
+        aoi_id: Some(aoi_id.to_owned()),
+        job_type: JobType::Backfill,
+        idempotency_key: Some(format!(
+            "BACKFILL:{aoi_id}:v{geometry_version}:{from}..{to}"
+        )),
+        payload: serde_json::json!({
+            "aoi_id": aoi_id,
+            "geometry_version": geometry_version,
+            "weeks": weeks.len(),
+            "from_week": {"year": from.year, "week": from.week},
+            "to_week": {"year": to.year, "week": to.week},
+            "reason": "new shape",
+        }),
+        run_after: None,
+    })
+}
+
 fn backfill_job(tenant_id: &str, aoi_id: &str, geometry_version: i64, weeks: u32) -> NewJob {
     NewJob {
         tenant_id: tenant_id.to_owned(),
@@ -284,7 +319,9 @@ impl Store {
     }
 
     /// Changes a field. A new shape is checked against the quota, the old one is kept as a
-    /// version, and the field's weeks are reprocessed by a new backfill (whose id is returned).
+    /// version, and the field's weeks are reprocessed by a new backfill (whose id is returned):
+    /// every week from its oldest recorded one to the current week (at most 104), so no week
+    /// keeps the old shape's statistics; `backfill_weeks` weeks when none is recorded yet.
     pub async fn update_aoi(
         &self,
         tenant_id: &str,
@@ -329,12 +366,19 @@ impl Store {
             .bind(tenant_id)
             .execute(&mut *tx)
             .await?;
-            let job = queue::enqueue(
-                &mut tx,
-                &backfill_job(tenant_id, id, version, backfill_weeks),
+            let oldest: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(year * 100 + week) FROM aoi_weeks WHERE aoi_id = $1 AND tenant_id = $2",
             )
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
             .await?;
-            backfill = Some(job.job.id);
+            let today = time::OffsetDateTime::now_utc().date();
+            let job = oldest
+                .and_then(|w| IsoWeek::new((w / 100) as i32, (w % 100) as u8))
+                .and_then(|oldest| reprocess_job(tenant_id, id, version, oldest, today))
+                .unwrap_or_else(|| backfill_job(tenant_id, id, version, backfill_weeks));
+            backfill = Some(queue::enqueue(&mut tx, &job).await?.job.id);
         }
         let name = patch.name.clone().unwrap_or_else(|| before.name.clone());
         let use_type = patch
@@ -540,5 +584,38 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_reshaped_field_is_reprocessed_from_its_oldest_week() {
+        let today = date!(2026 - 03 - 18);
+        let oldest = IsoWeek::new(2025, 50).unwrap();
+        let job = reprocess_job("t", "a", 2, oldest, today).unwrap();
+        assert_eq!(job.payload["weeks"], 15);
+        assert_eq!(
+            (&job.payload["from_week"], &job.payload["to_week"]),
+            (
+                &serde_json::json!({"year": 2025, "week": 50}),
+                &serde_json::json!({"year": 2026, "week": 12})
+            )
+        );
+        assert_eq!(
+            job.idempotency_key.as_deref(),
+            Some("BACKFILL:a:v2:2025-W50..2026-W12")
+        );
+        // Three years of weeks: the newest 104.
+        let job = reprocess_job("t", "a", 2, IsoWeek::new(2023, 1).unwrap(), today).unwrap();
+        assert_eq!(job.payload["weeks"], 104);
+        assert_eq!(
+            job.payload["from_week"],
+            serde_json::json!({"year": 2024, "week": 13})
+        );
+        assert!(reprocess_job("t", "a", 2, IsoWeek::new(2026, 20).unwrap(), today).is_none());
     }
 }

@@ -4,7 +4,7 @@
 use vivacampo_core::baseline::baseline;
 use vivacampo_core::weeks::IsoWeek;
 
-use crate::{Result, Store, StoreError, col, now_ms};
+use crate::{Backend, Result, Store, StoreError, col, now_ms};
 
 /// What a processed week found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct WeekResult {
     pub valid_pixel_ratio: Option<f64>,
     /// Key of the field-week COG in the raster store.
     pub raster_key: Option<String>,
+    /// Size of that COG.
+    pub raster_bytes: Option<i64>,
     /// The scenes used: `[{id, datetime}]`, so every chart point traces to its images.
     pub scenes: serde_json::Value,
     pub stats: Vec<IndexStats>,
@@ -68,8 +70,21 @@ pub struct WeekRecord {
     pub cloud_fraction: Option<f64>,
     pub valid_pixel_ratio: Option<f64>,
     pub raster_key: Option<String>,
+    pub raster_bytes: Option<i64>,
     pub scenes: serde_json::Value,
     pub indices: Vec<String>,
+    /// When the week was last processed (epoch ms): changes on every re-run, so it versions
+    /// anything derived from the COG (tile ETags).
+    pub processed_at: Option<i64>,
+}
+
+/// A field-week COG the store knows of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRaster {
+    pub aoi_id: String,
+    pub week: IsoWeek,
+    pub key: String,
+    pub bytes: Option<i64>,
 }
 
 /// One point of an index's time series.
@@ -98,13 +113,14 @@ fn week_from(row: &sqlx::any::AnyRow) -> Result<IsoWeek> {
 
 impl Store {
     /// Records a processed week, replacing an earlier result of the same week (re-runs never
-    /// duplicate).
+    /// duplicate). Returns the raster key the week named before, read in the same transaction,
+    /// so the caller can delete exactly the file no row names any more.
     pub async fn record_aoi_week(
         &self,
         tenant_id: &str,
         aoi_id: &str,
         result: &WeekResult,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
         let exists: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM aois WHERE id = $1 AND tenant_id = $2")
@@ -115,16 +131,35 @@ impl Store {
         if exists == 0 {
             return Err(StoreError::NotFound);
         }
-        let now = now_ms();
         let (year, week) = (i64::from(result.week.year), i64::from(result.week.week));
+        // Two attempts of one week (a lost lease) must not both see the same old key: on
+        // PostgreSQL the row is locked; SQLite's write transaction already serialises them.
+        let previous = match self.backend {
+            Backend::Postgres => {
+                "SELECT raster_key FROM aoi_weeks
+                 WHERE tenant_id = $1 AND aoi_id = $2 AND year = $3 AND week = $4 FOR UPDATE"
+            }
+            Backend::Sqlite => {
+                "SELECT raster_key FROM aoi_weeks
+                 WHERE tenant_id = $1 AND aoi_id = $2 AND year = $3 AND week = $4"
+            }
+        };
+        let replaced: Option<Option<String>> = sqlx::query_scalar(previous)
+            .bind(tenant_id)
+            .bind(aoi_id)
+            .bind(year)
+            .bind(week)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let now = now_ms();
         sqlx::query(
             "INSERT INTO aoi_weeks (tenant_id, aoi_id, year, week, week_start, status, updated_at, scene_datetime,
-                                    cloud_fraction, valid_pixel_ratio, raster_key, scenes, processed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $7)
+                                    cloud_fraction, valid_pixel_ratio, raster_key, scenes, processed_at, raster_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $7, $13)
              ON CONFLICT (aoi_id, year, week) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
                 scene_datetime = excluded.scene_datetime, cloud_fraction = excluded.cloud_fraction,
                 valid_pixel_ratio = excluded.valid_pixel_ratio, raster_key = excluded.raster_key,
-                scenes = excluded.scenes, processed_at = excluded.processed_at",
+                scenes = excluded.scenes, processed_at = excluded.processed_at, raster_bytes = excluded.raster_bytes",
         )
         .bind(tenant_id)
         .bind(aoi_id)
@@ -138,6 +173,7 @@ impl Store {
         .bind(result.valid_pixel_ratio)
         .bind(result.raster_key.as_deref())
         .bind(result.scenes.to_string())
+        .bind(result.raster_bytes)
         .persistent(false)
         .execute(&mut *tx)
         .await?;
@@ -172,14 +208,91 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(replaced
+            .flatten()
+            .filter(|old| result.raster_key.as_ref() != Some(old)))
+    }
+
+    /// A tenant's field-week COGs of weeks that started before `before` (YYYY-MM-DD), oldest
+    /// first, at most `limit`.
+    pub async fn rasters_before(
+        &self,
+        tenant_id: &str,
+        before: time::Date,
+        limit: i64,
+    ) -> Result<Vec<StoredRaster>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT aoi_id, year, week, raster_key, raster_bytes FROM aoi_weeks
+             WHERE tenant_id = $1 AND raster_key IS NOT NULL AND week_start < $2
+             ORDER BY week_start, aoi_id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(before.to_string())
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredRaster {
+                    aoi_id: col(r, "aoi_id")?,
+                    week: week_from(r)?,
+                    key: col(r, "raster_key")?,
+                    bytes: col(r, "raster_bytes")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets a week's COG and keeps its statistics. False when the week meanwhile names
+    /// another COG (it was reprocessed), which then stays.
+    pub async fn clear_week_raster(
+        &self,
+        tenant_id: &str,
+        aoi_id: &str,
+        week: IsoWeek,
+        key: &str,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE aoi_weeks SET raster_key = NULL, raster_bytes = NULL, updated_at = $1
+             WHERE tenant_id = $2 AND aoi_id = $3 AND year = $4 AND week = $5 AND raster_key = $6",
+        )
+        .bind(now_ms())
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .bind(i64::from(week.year))
+        .bind(i64::from(week.week))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Bytes of the field-week COGs the store knows of, per tenant.
+    pub async fn raster_bytes_by_tenant(&self) -> Result<Vec<(String, i64)>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT tenant_id, CAST(SUM(raster_bytes) AS BIGINT) AS bytes FROM aoi_weeks
+             WHERE raster_key IS NOT NULL GROUP BY tenant_id ORDER BY tenant_id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let bytes: Option<i64> = col(r, "bytes")?;
+                Ok((col(r, "tenant_id")?, bytes.unwrap_or(0)))
+            })
+            .collect()
     }
 
     /// A field's processed weeks, newest first.
     pub async fn aoi_week_records(&self, tenant_id: &str, aoi_id: &str) -> Result<Vec<WeekRecord>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT year, week, status, scene_datetime, cloud_fraction, valid_pixel_ratio, raster_key, scenes
+            "SELECT year, week, status, scene_datetime, cloud_fraction, valid_pixel_ratio, raster_key, raster_bytes,
+                    scenes, processed_at
              FROM aoi_weeks WHERE tenant_id = $1 AND aoi_id = $2 AND status <> 'PLANNED' ORDER BY year DESC, week DESC",
         )
         .bind(tenant_id)
@@ -208,7 +321,9 @@ impl Store {
                     cloud_fraction: col(r, "cloud_fraction")?,
                     valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
                     raster_key: col(r, "raster_key")?,
+                    raster_bytes: col(r, "raster_bytes")?,
                     scenes: serde_json::from_str(&scenes).unwrap_or(serde_json::Value::Null),
+                    processed_at: col(r, "processed_at")?,
                     indices: index_names
                         .iter()
                         .filter(|(w, _)| *w == week)

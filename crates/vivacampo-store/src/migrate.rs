@@ -48,6 +48,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_scheduler.sql"),
         postgres: include_str!("../migrations/postgres/0004_scheduler.sql"),
     },
+    Migration {
+        version: 5,
+        name: "raster_bytes",
+        sqlite: include_str!("../migrations/sqlite/0005_raster_bytes.sql"),
+        postgres: include_str!("../migrations/postgres/0005_raster_bytes.sql"),
+    },
 ];
 
 /// The state of one migration in a database.

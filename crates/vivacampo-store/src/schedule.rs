@@ -1,6 +1,7 @@
 //! Periodic work that exactly one worker does, however many run: a named lease in the database,
 //! and the date the task last ran.
 
+use sqlx::{Any, Transaction};
 use vivacampo_core::jobs::JobType;
 
 use crate::queue::{self, NewJob};
@@ -66,7 +67,7 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let mut created = 0;
+        let mut jobs = Vec::with_capacity(fields.len());
         for row in &fields {
             let aoi_id: String = col(row, "id")?;
             let tenant_id: String = col(row, "tenant_id")?;
@@ -78,17 +79,61 @@ impl Store {
                 payload: serde_json::json!({"aoi_id": aoi_id, "weeks": 2, "reason": "daily refresh"}),
                 run_after: None,
             };
-            created += usize::from(queue::enqueue(&mut tx, &job).await?.created);
+            jobs.push(job);
         }
-        sqlx::query(
-            "UPDATE scheduler_leases SET last_run_date = $1 WHERE name = $2 AND owner = $3",
-        )
+        record_run(tx, name, owner, date, &jobs).await
+    }
+
+    /// The retention sweep: one RETENTION job per active tenant removing the field-week COGs of
+    /// weeks before `before`, keyed by date. Records the date and returns how many jobs it
+    /// created.
+    pub async fn enqueue_retention(
+        &self,
+        name: &str,
+        owner: &str,
+        date: &str,
+        before: time::Date,
+    ) -> Result<usize> {
+        let mut tx = self.begin().await?;
+        let tenants = sqlx::query("SELECT id FROM tenants WHERE status = 'ACTIVE'")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut jobs = Vec::with_capacity(tenants.len());
+        for row in &tenants {
+            let tenant_id: String = col(row, "id")?;
+            let job = NewJob {
+                idempotency_key: Some(format!("RETENTION:{tenant_id}:{date}")),
+                tenant_id,
+                aoi_id: None,
+                job_type: JobType::Retention,
+                payload: serde_json::json!({"before": before.to_string()}),
+                run_after: None,
+            };
+            jobs.push(job);
+        }
+        record_run(tx, name, owner, date, &jobs).await
+    }
+}
+
+/// Enqueues a scheduled task's jobs (idempotency keys make a second run the same day add
+/// nothing), records the date it ran, and commits. Returns how many jobs were created.
+async fn record_run(
+    mut tx: Transaction<'static, Any>,
+    name: &str,
+    owner: &str,
+    date: &str,
+    jobs: &[NewJob],
+) -> Result<usize> {
+    let mut created = 0;
+    for job in jobs {
+        created += usize::from(queue::enqueue(&mut tx, job).await?.created);
+    }
+    sqlx::query("UPDATE scheduler_leases SET last_run_date = $1 WHERE name = $2 AND owner = $3")
         .bind(date)
         .bind(name)
         .bind(owner)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(created)
-    }
+    tx.commit().await?;
+    Ok(created)
 }

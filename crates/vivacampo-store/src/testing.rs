@@ -143,6 +143,45 @@ pub async fn make_job_ready(store: &Store, job_id: &str) -> crate::Result<()> {
     Ok(())
 }
 
+/// The jobs a tenant's job `parent_id` fanned out to, oldest first (for tests that explain a
+/// stuck parent).
+pub async fn child_jobs(
+    store: &Store,
+    tenant_id: &str,
+    parent_id: &str,
+) -> crate::Result<Vec<crate::queue::Job>> {
+    let ids: Vec<String> = {
+        let mut conn = store.conn().await?;
+        sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE parent_job_id = $1 AND tenant_id = $2 ORDER BY created_at, id",
+        )
+        .bind(parent_id)
+        .bind(tenant_id)
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    let mut jobs = Vec::with_capacity(ids.len());
+    for id in ids {
+        jobs.push(store.job(tenant_id, &id).await?);
+    }
+    Ok(jobs)
+}
+
+/// An open write transaction that has touched job `job_id`'s row, as a BACKFILL's fan-out does:
+/// until it ends, nothing else can write that row (PostgreSQL) or the database (SQLite).
+pub async fn lock_job_row(
+    store: &Store,
+    job_id: &str,
+) -> crate::Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = store.begin().await?;
+    sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2")
+        .bind(crate::now_ms())
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Takes one pooled connection and holds it until dropped, as a slow request would.
 pub async fn hold_connection(
     store: &Store,

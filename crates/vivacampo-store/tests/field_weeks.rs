@@ -69,6 +69,7 @@ fn ok_week(year: i32, week: u8, mean: f64) -> WeekResult {
         cloud_fraction: Some(0.05),
         valid_pixel_ratio: Some(0.9),
         raster_key: Some(format!("tenants/t/aois/a/{year}/W{week:02}/v1.tif")),
+        raster_bytes: Some(4096),
         scenes: serde_json::json!([{"id": format!("S2B_{year}_{week}"), "datetime": "2026-03-02T13:30:00Z"}]),
         stats: vec![ndvi(mean)],
     }
