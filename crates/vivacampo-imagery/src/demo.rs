@@ -7,9 +7,12 @@
 //! maize, pasture and cerrado NDVI curves; reflectances are linear mixes of soil and canopy
 //! spectra chosen so that (NIR − red)/(NIR + red) equals the curve; DN = reflectance × 10000 +
 //! 1000 (processing baseline 04.00 and later, BOA_ADD_OFFSET = −1000). Some scenes have clouds
-//! (SCL 8/9, bright pixels) and their shadows (SCL 3, dark pixels). The demo farm's two fields
-//! (a centre pivot and a rectangle, [`DEMO_PIVOT`] and [`DEMO_RECTANGLE`]) are inside, as
-//! soybean and maize. Everything is deterministic for a seed.
+//! (SCL 8/9, bright pixels) and their shadows (SCL 3, dark pixels); the scenes of the third and
+//! sixth ISO week before `end_date`'s are overcast, so the demo's weeks always include CLOUDY
+//! ones. The demo farm's three fields are inside, each painted with its crop's curve: a soybean
+//! centre pivot ([`DEMO_PIVOT`]), a maize field ([`DEMO_RECTANGLE`]) and a pasture
+//! ([`DEMO_PASTURE`]). Clouds depend on a scene's place in the series, not on its date, so every
+//! `end_date` of the same weekday gets the same sky. Everything is deterministic for a seed.
 //!
 //! Layout, as static STAC catalogs usually are: `catalog.json`, then per scene
 //! `{id}/{id}.json` with assets `./B04.tif` etc. (Earth Search asset keys: `red`, `nir`, `scl`…).
@@ -29,10 +32,14 @@ use crate::error::{Error, Result};
 pub const EPSG: u32 = 32722;
 /// Centre of the demo area (lon, lat).
 pub const CENTER: (f64, f64) = (-50.90, -17.74);
-/// The demo farm's centre pivot: centre (lon, lat) and radius in metres.
+/// The demo farm's centre pivot, soybean: centre (lon, lat) and radius in metres.
 pub const DEMO_PIVOT: ((f64, f64), f64) = ((-50.905, -17.745), 560.0);
-/// The demo farm's rectangular field: `[min lon, min lat, max lon, max lat]`.
+/// The demo farm's maize field: `[min lon, min lat, max lon, max lat]`.
 pub const DEMO_RECTANGLE: [f64; 4] = [-50.893, -17.731, -50.878, -17.722];
+/// The demo farm's pasture, north-west of the pivot: `[min lon, min lat, max lon, max lat]`.
+pub const DEMO_PASTURE: [f64; 4] = [-50.918, -17.735, -50.906, -17.726];
+/// ISO weeks before the last one whose scenes are all overcast.
+const OVERCAST_WEEKS: [i64; 2] = [2, 5];
 /// Days between acquisitions (Sentinel-2A + 2B).
 pub const REVISIT_DAYS: i64 = 5;
 
@@ -115,12 +122,20 @@ const NIR: usize = 3;
 
 /// Land cover of a pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cover {
+pub enum Cover {
     Soybean,
     Maize,
     Pasture,
     Cerrado,
     Road,
+}
+
+impl Cover {
+    /// The NDVI the demo imagery gives this cover on `date`, before within-field variation
+    /// (±0.04, zero on average) and clouds.
+    pub fn ndvi(self, date: Date) -> f64 {
+        ndvi_curve(self, f64::from(date.ordinal()))
+    }
 }
 
 /// NDVI of a cover on a day of the year (Goiás: soybean sown late October, summer maize late
@@ -189,6 +204,7 @@ struct Landscape {
     seed: u64,
     pivot: ((f64, f64), f64),
     rectangle: [(f64, f64); 4],
+    pasture: [(f64, f64); 4],
 }
 
 const PARCEL_W: f64 = 760.0;
@@ -198,16 +214,19 @@ const ROAD: f64 = 20.0;
 impl Landscape {
     fn new(seed: u64, utm: &Crs) -> Landscape {
         let ((lon, lat), r) = DEMO_PIVOT;
-        let [x0, y0, x1, y1] = DEMO_RECTANGLE;
-        Landscape {
-            seed,
-            pivot: (utm.from_lonlat(lon, lat), r),
-            rectangle: [
+        let corners = |[x0, y0, x1, y1]: [f64; 4]| {
+            [
                 utm.from_lonlat(x0, y0),
                 utm.from_lonlat(x1, y0),
                 utm.from_lonlat(x1, y1),
                 utm.from_lonlat(x0, y1),
-            ],
+            ]
+        };
+        Landscape {
+            seed,
+            pivot: (utm.from_lonlat(lon, lat), r),
+            rectangle: corners(DEMO_RECTANGLE),
+            pasture: corners(DEMO_PASTURE),
         }
     }
 
@@ -218,6 +237,9 @@ impl Landscape {
         }
         if in_convex(&self.rectangle, x, y) {
             return Cover::Maize;
+        }
+        if in_convex(&self.pasture, x, y) {
+            return Cover::Pasture;
         }
         let (cx, cy) = ((x / PARCEL_W).floor(), (y / PARCEL_H).floor());
         let (ox, oy) = (x - cx * PARCEL_W, y - cy * PARCEL_H);
@@ -243,13 +265,14 @@ fn in_convex(q: &[(f64, f64); 4], x: f64, y: f64) -> bool {
 struct Sky {
     blobs: Vec<(f64, f64, f64)>,
     shadow_shift: (f64, f64),
+    overcast: bool,
 }
 
 impl Sky {
-    /// `kind`: 0 clear, 1 a few clouds, 2 overcast-ish.
+    /// `kind`: 0 clear, 1 a few clouds, 2 many clouds, 3 overcast.
     fn new(seed: u64, scene: u64, kind: u32, extent: [f64; 4]) -> Sky {
         let n = match kind {
-            0 => 0,
+            0 | 3 => 0,
             1 => 3,
             _ => 9,
         };
@@ -269,11 +292,15 @@ impl Sky {
             // Morning sun from the north-east: shadows fall south-west.
             // (clouds ~1.5 km up, sun ~55° high: about 1 km away).
             shadow_shift: (-800.0, -600.0),
+            overcast: kind == 3,
         }
     }
 
     /// Cloud opacity at a point, 0..1.
     fn cloud(&self, x: f64, y: f64) -> f64 {
+        if self.overcast {
+            return 1.0;
+        }
         let mut v: f64 = 0.0;
         for &(cx, cy, r) in &self.blobs {
             let d = (x - cx).hypot(y - cy) / r;
@@ -324,15 +351,7 @@ pub fn generate(
             .map(|c| c.1)
             .fold(f64::NEG_INFINITY, f64::max),
     ];
-    // Acquisitions every REVISIT_DAYS, newest at end_date, within the last `weeks` weeks.
-    let first = opts.end_date - Duration::days(i64::from(opts.weeks) * 7 - 1);
-    let mut dates = Vec::new();
-    let mut d = opts.end_date;
-    while d >= first {
-        dates.push(d);
-        d -= Duration::days(REVISIT_DAYS);
-    }
-    dates.reverse();
+    let dates = acquisition_dates(opts);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     // Until the new one is complete there is no catalog (see `ensure`).
     let catalog_path = out_dir.join("catalog.json");
@@ -348,11 +367,7 @@ pub fn generate(
         .map(|(i, date)| SceneSpec {
             index: i as u64,
             date: *date,
-            kind: match unit(opts.seed, i as i64, 0, 7) {
-                u if u < 0.55 => 0,
-                u if u < 0.85 => 1,
-                _ => 2,
-            },
+            kind: sky_kind(opts.seed, i, *date, opts.end_date),
         })
         .collect();
     // Scenes are independent: one worker thread per core, progress reported from here.
@@ -408,10 +423,39 @@ pub fn generate(
     })
 }
 
+/// Acquisitions every [`REVISIT_DAYS`], oldest first, the newest at `end_date`, within the last
+/// `weeks` weeks.
+fn acquisition_dates(opts: &DemoOptions) -> Vec<Date> {
+    let first = opts.end_date - Duration::days(i64::from(opts.weeks) * 7 - 1);
+    let mut dates = Vec::new();
+    let mut d = opts.end_date;
+    while d >= first {
+        dates.push(d);
+        d -= Duration::days(REVISIT_DAYS);
+    }
+    dates.reverse();
+    dates
+}
+
+/// The sky of scene `index` (0 the oldest) on `date`: overcast in the [`OVERCAST_WEEKS`] before
+/// `end`'s ISO week, else mostly clear, now and then cloudy.
+fn sky_kind(seed: u64, index: usize, date: Date, end: Date) -> u32 {
+    let monday = |d: Date| d - Duration::days(i64::from(d.weekday().number_days_from_monday()));
+    let weeks_before = (monday(end) - monday(date)).whole_days() / 7;
+    if OVERCAST_WEEKS.contains(&weeks_before) {
+        return 3;
+    }
+    match unit(seed, index as i64, 0, 7) {
+        u if u < 0.55 => 0,
+        u if u < 0.85 => 1,
+        _ => 2,
+    }
+}
+
 /// What [`ensure`] compares: a catalog made with other options is made again. `version`
 /// changes when the generator does.
 fn options_json(opts: &DemoOptions) -> Value {
-    json!({"version": 1, "weeks": opts.weeks, "end_date": opts.end_date.to_string(),
+    json!({"version": 2, "weeks": opts.weeks, "end_date": opts.end_date.to_string(),
            "size_m": opts.size_m, "seed": opts.seed})
 }
 
@@ -659,6 +703,7 @@ fn write_cog(path: &Path, raster: &Raster, opts: &CogOptions) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::date;
 
     #[test]
     fn canopy_fraction_reproduces_ndvi() {
@@ -683,20 +728,119 @@ mod tests {
     }
 
     #[test]
-    fn demo_fields_are_inside_the_full_area() {
+    fn demo_fields_are_inside_the_area_and_painted_with_their_crop() {
         let utm = Crs::from_epsg(EPSG).unwrap();
-        let (ulx, uly, size) = area(10_000.0, &utm);
         let land = Landscape::new(1, &utm);
-        let ((px, py), r) = land.pivot;
-        assert!(px - r > ulx && px + r < ulx + size && py - r > uly - size && py + r < uly);
-        for (x, y) in land.rectangle {
-            assert!(x > ulx && x < ulx + size && y > uly - size && y < uly);
+        // `vivacampo demo --area-m 5000` (the end-to-end tests) holds them too.
+        for side in [10_000.0, 5_000.0] {
+            let (ulx, uly, size) = area(side, &utm);
+            let inside = |x: f64, y: f64| x > ulx && x < ulx + size && y > uly - size && y < uly;
+            let ((px, py), r) = land.pivot;
+            assert!(inside(px - r, py - r) && inside(px + r, py + r), "{side}");
+            for (x, y) in land.rectangle.iter().chain(&land.pasture) {
+                assert!(inside(*x, *y), "{side}");
+            }
         }
-        assert_eq!(land.cover(px, py), Cover::Soybean);
-        let (cx, cy) = land
-            .rectangle
-            .iter()
-            .fold((0.0, 0.0), |a, p| (a.0 + p.0 / 4.0, a.1 + p.1 / 4.0));
-        assert_eq!(land.cover(cx, cy), Cover::Maize);
+        for (field, crop) in demo_field_points(&land) {
+            assert!(field.len() > 1_000);
+            assert!(
+                field.iter().all(|&(x, y)| land.cover(x, y) == crop),
+                "{crop:?}"
+            );
+        }
+    }
+
+    /// Points on a 20 m lattice inside each demo field, with the field's crop.
+    fn demo_field_points(land: &Landscape) -> Vec<(Vec<(f64, f64)>, Cover)> {
+        let ((px, py), r) = land.pivot;
+        let lattice = |x0: f64, y0: f64, x1: f64, y1: f64| {
+            let mut points = Vec::new();
+            let mut y = y0 + 10.0;
+            while y < y1 {
+                let mut x = x0 + 10.0;
+                while x < x1 {
+                    points.push((x, y));
+                    x += 20.0;
+                }
+                y += 20.0;
+            }
+            points
+        };
+        let within = |q: &[(f64, f64); 4]| {
+            let xs = q.iter().map(|p| p.0);
+            let ys = q.iter().map(|p| p.1);
+            let (x0, x1) = (
+                xs.clone().fold(f64::MAX, f64::min),
+                xs.fold(f64::MIN, f64::max),
+            );
+            let (y0, y1) = (
+                ys.clone().fold(f64::MAX, f64::min),
+                ys.fold(f64::MIN, f64::max),
+            );
+            lattice(x0, y0, x1, y1)
+                .into_iter()
+                .filter(|&(x, y)| in_convex(q, x, y))
+                .collect::<Vec<_>>()
+        };
+        let pivot = lattice(px - r, py - r, px + r, py + r)
+            .into_iter()
+            .filter(|&(x, y)| (x - px).hypot(y - py) < r)
+            .collect();
+        vec![
+            (pivot, Cover::Soybean),
+            (within(&land.rectangle), Cover::Maize),
+            (within(&land.pasture), Cover::Pasture),
+        ]
+    }
+
+    /// The sky decides each field-week's status, and it depends only on the weekday of the end
+    /// date: for every weekday, each demo field has CLOUDY weeks among the 8 the demo processes
+    /// (the overcast ones, at least) and at least 4 clear enough to draw its curve. A week is
+    /// CLOUDY when fewer than 15 % of its pixels are clear in all of its scenes, as PROCESS_WEEK
+    /// decides with the default `min_valid_pixel_ratio`.
+    #[test]
+    fn every_demo_field_has_cloudy_and_clear_weeks_whatever_the_date() {
+        let utm = Crs::from_epsg(EPSG).unwrap();
+        let land = Landscape::new(DemoOptions::new(9, date!(2026 - 01 - 01)).seed, &utm);
+        let fields = demo_field_points(&land);
+        for side in [10_000.0, 5_000.0] {
+            let (ulx, uly, size) = area(side, &utm);
+            for weekday in 0..7 {
+                // `vivacampo demo`: 8 weeks processed, a catalog of 9.
+                let opts = DemoOptions::new(9, date!(2026 - 11 - 30) + Duration::days(weekday));
+                let monday =
+                    |d: Date| d - Duration::days(i64::from(d.weekday().number_days_from_monday()));
+                let skies: Vec<(i64, Sky)> = acquisition_dates(&opts)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, d)| {
+                        let kind = sky_kind(opts.seed, i, d, opts.end_date);
+                        let before = (monday(opts.end_date) - monday(d)).whole_days() / 7;
+                        let extent = [ulx, uly - size, ulx + size, uly];
+                        (before, Sky::new(opts.seed, i as u64, kind, extent))
+                    })
+                    .collect();
+                for (points, crop) in &fields {
+                    let clear_share = |week: i64| {
+                        let clear = points
+                            .iter()
+                            .filter(|&&(x, y)| {
+                                skies
+                                    .iter()
+                                    .filter(|(w, _)| *w == week)
+                                    .any(|(_, sky)| sky.cloud(x, y) <= 0.05 && !sky.shadow(x, y))
+                            })
+                            .count();
+                        clear as f64 / points.len() as f64
+                    };
+                    let shares: Vec<f64> = (0..8).map(clear_share).collect();
+                    let cloudy = shares.iter().filter(|&&s| s < 0.15).count();
+                    let clear = shares.iter().filter(|&&s| s >= 0.5).count();
+                    let what = format!("{crop:?}, area {side}, end {}: {shares:?}", opts.end_date);
+                    assert!(cloudy >= OVERCAST_WEEKS.len(), "{what}");
+                    assert!(clear >= 4, "{what}");
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@
 //! Decisions are recorded in `docs/adr/0005-imagery-sources.md`.
 
 pub mod cache;
+pub mod calls;
+pub mod catalog_server;
 pub mod demo;
 pub mod error;
 pub mod observation;

@@ -43,45 +43,53 @@ pub async fn read_observation(
         cog.read_into_grid(grid, resampling, Some(vec![0])).await
     }))
     .await?;
-    let mut planes: Vec<Vec<f64>> = rasters
-        .into_iter()
-        .map(|r| match r.data {
-            Buffer::F64(v) => v,
-            other => (0..other.len()).map(|i| other.get_f64(i)).collect(),
-        })
-        .collect();
-    let scl: Vec<u8> = planes
-        .pop()
-        .expect("SCL was requested")
-        .into_iter()
-        .map(|c| {
-            if c.is_finite() && (0.0..=255.0).contains(&c) {
-                c as u8
-            } else {
-                0
-            }
-        })
-        .collect();
-    let offset_applied = offset_already_applied(bands, &planes, &wanted, &scl);
-    if offset_applied {
-        tracing::warn!(
-            scene = %scene.id,
-            "most clear red pixels would be negative with the -0.1 offset: the DNs are already \
-             shifted, reading them without the offset"
-        );
-    }
-    let reflectance = bands
-        .iter()
-        .zip(planes)
-        .zip(&wanted)
-        .map(|((&b, dn), (a, _))| {
-            let offset = if offset_applied { 0.0 } else { a.offset };
-            // The warp already turned nodata into NaN; NaN stays NaN.
-            let refl = dn.into_iter().map(|v| v * a.scale + offset).collect();
-            (b, refl)
-        })
-        .collect();
-    Ok(Observation { reflectance, scl })
+    let scaling: Vec<(f64, f64)> = wanted.iter().map(|(a, _)| (a.scale, a.offset)).collect();
+    let (bands, id, span) = (bands.to_vec(), scene.id.clone(), tracing::Span::current());
+    // A field of a few thousand hectares is millions of values per scene: off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let _span = span.enter();
+        let mut planes: Vec<Vec<f64>> = rasters
+            .into_iter()
+            .map(|r| match r.data {
+                Buffer::F64(v) => v,
+                other => (0..other.len()).map(|i| other.get_f64(i)).collect(),
+            })
+            .collect();
+        let scl: Vec<u8> = planes
+            .pop()
+            .expect("SCL was requested")
+            .into_iter()
+            .map(|c| {
+                if c.is_finite() && (0.0..=255.0).contains(&c) {
+                    c as u8
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let offset_applied = offset_already_applied(&bands, &planes, &scaling, &scl);
+        if offset_applied {
+            tracing::warn!(
+                scene = %id,
+                "most clear red pixels would be negative with the -0.1 offset: the DNs are \
+                 already shifted, reading them without the offset"
+            );
+        }
+        let reflectance = bands
+            .iter()
+            .zip(planes)
+            .zip(&scaling)
+            .map(|((&b, dn), &(scale, offset))| {
+                let offset = if offset_applied { 0.0 } else { offset };
+                // The warp already turned nodata into NaN; NaN stays NaN.
+                let refl = dn.into_iter().map(|v| v * scale + offset).collect();
+                (b, refl)
+            })
+            .collect();
+        Observation { reflectance, scl }
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))
 }
 
 /// The check `external-apis.md` §1.6 asks for: some Earth Search items say the BOA offset was
@@ -90,21 +98,21 @@ pub async fn read_observation(
 fn offset_already_applied(
     bands: &[Band],
     planes: &[Vec<f64>],
-    wanted: &[(&Asset, Resampling)],
+    scaling: &[(f64, f64)],
     scl: &[u8],
 ) -> bool {
     let Some(i) = bands.iter().position(|&b| b == Band::Red) else {
         return false;
     };
-    let a = wanted[i].0;
-    if a.offset >= 0.0 {
+    let (scale, offset) = scaling[i];
+    if offset >= 0.0 {
         return false;
     }
     let (mut clear, mut negative) = (0usize, 0usize);
     for (&dn, &class) in planes[i].iter().zip(scl) {
         if dn.is_finite() && matches!(class, 4..=6) {
             clear += 1;
-            negative += usize::from(dn * a.scale + a.offset < 0.0);
+            negative += usize::from(dn * scale + offset < 0.0);
         }
     }
     clear >= 16 && negative * 5 > clear

@@ -33,6 +33,7 @@ use vivacampo_raster::tiff::{HEADER_PREFETCH, MERGE_GAP, Tiff, Window};
 use vivacampo_raster::warp;
 
 use crate::cache::{CacheStats, Lru};
+use crate::calls::{self, Service};
 use crate::error::{Error, Result};
 
 /// Range GETs in flight per window.
@@ -41,22 +42,44 @@ const FETCH_CONCURRENCY: usize = 8;
 const MAX_STORES: usize = 256;
 /// Parsed headers kept (weighted by their tile tables, see [`header_weight`]).
 const HEADER_CACHE_BYTES: u64 = 64 << 20;
+/// Header bytes fetched at most for one COG, prefetch included. A Sentinel-2 COG's IFDs and tile
+/// tables take well under 1 MiB; a header that needs more is broken or hostile, and a server
+/// claiming a huge file must not make us buffer it.
+const MAX_HEADER_BYTES: u64 = 16 << 20;
+/// Requests for one COG's header after the prefetch (a COG puts its IFDs first: 0–2 are usual).
+const MAX_HEADER_ROUNDS: usize = 64;
 
 /// S3-compatible endpoint settings. Unset fields fall back to the usual `AWS_*` variables
 /// (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`, `AWS_ALLOW_HTTP`).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct S3Options {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
-    /// Plain-HTTP endpoints (a loopback test server). Also allowed when the endpoint URL
-    /// itself is `http://`.
-    pub allow_http: bool,
+    /// Plain-HTTP endpoints (a loopback test server). `None`: `AWS_ALLOW_HTTP=true`, or an
+    /// endpoint URL that is itself `http://`.
+    pub allow_http: Option<bool>,
     /// Anonymous requests (public buckets such as `sentinel-cogs`).
     pub anonymous: bool,
+}
+
+/// Secrets show as `***`, so options can be logged.
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &Option<String>| s.as_ref().map(|_| "***");
+        f.debug_struct("S3Options")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &hidden(&self.secret_access_key))
+            .field("session_token", &hidden(&self.session_token))
+            .field("allow_http", &self.allow_http)
+            .field("anonymous", &self.anonymous)
+            .finish()
+    }
 }
 
 /// HTTP client settings shared by the HTTP and S3 stores.
@@ -312,17 +335,19 @@ impl Sources {
     async fn parse_header(&self, loc: &Location) -> Result<Header> {
         let url = &*loc.url;
         // One request gives both the size (Content-Range total) and the first bytes.
-        let first = loc
-            .store
-            .get_opts(
-                &loc.path,
-                GetOptions {
-                    range: Some(GetRange::Bounded(0..HEADER_PREFETCH)),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| Error::store(url, e))?;
+        let first = calls::record(
+            Service::Imagery,
+            loc.store
+                .get_opts(
+                    &loc.path,
+                    GetOptions {
+                        range: Some(GetRange::Bounded(0..HEADER_PREFETCH)),
+                        ..Default::default()
+                    },
+                )
+                .await,
+        )
+        .map_err(|e| Error::store(url, e))?;
         let size = first.meta.size;
         let start = first.range.start;
         let head = first.bytes().await.map_err(|e| Error::store(url, e))?;
@@ -335,20 +360,26 @@ impl Sources {
         }
         let mut have = Ranges::new(size);
         have.insert(0, head.to_vec());
+        let mut budget = HeaderBudget::new(head.len() as u64);
         loop {
-            match Tiff::parse(&have) {
+            // Parsing a large header is CPU work (tile tables): off the async threads.
+            let (parsed, back) = tokio::task::spawn_blocking(move || (Tiff::parse(&have), have))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?;
+            have = back;
+            let raster_err = |source| Error::Raster {
+                url: url.into(),
+                source,
+            };
+            match parsed {
                 Err(vivacampo_raster::Error::NeedBytes { start, end }) => {
-                    let end = end.max(start + HEADER_PREFETCH).min(size);
-                    let b = self.get_range(loc, start..end).await?;
-                    have.insert(start, b.to_vec());
+                    let range = budget.next(start, end, size).map_err(raster_err)?;
+                    let b = self.get_range(loc, range.clone()).await?;
+                    have.insert(range.start, b.to_vec());
                 }
                 other => {
-                    let tiff = other.map_err(|source| Error::Raster {
-                        url: url.into(),
-                        source,
-                    })?;
                     return Ok(Header {
-                        tiff: Arc::new(tiff),
+                        tiff: Arc::new(other.map_err(raster_err)?),
                         head,
                     });
                 }
@@ -358,11 +389,11 @@ impl Sources {
 
     async fn get_range(&self, loc: &Location, range: Range<u64>) -> Result<Bytes> {
         let want = range.end - range.start;
-        let b = loc
-            .store
-            .get_range(&loc.path, range)
-            .await
-            .map_err(|e| Error::store(&loc.url, e))?;
+        let b = calls::record(
+            Service::Imagery,
+            loc.store.get_range(&loc.path, range).await,
+        )
+        .map_err(|e| Error::store(&loc.url, e))?;
         if b.len() as u64 != want {
             return Err(Error::Store {
                 url: loc.url.to_string(),
@@ -537,6 +568,49 @@ impl CogHandle {
     }
 }
 
+/// What a header may still fetch: [`MAX_HEADER_BYTES`] in [`MAX_HEADER_ROUNDS`] requests.
+#[derive(Debug)]
+struct HeaderBudget {
+    fetched: u64,
+    rounds: usize,
+}
+
+impl HeaderBudget {
+    fn new(prefetched: u64) -> HeaderBudget {
+        HeaderBudget {
+            fetched: prefetched,
+            rounds: 0,
+        }
+    }
+
+    /// The range to fetch for the parser's need `start..end` in a file of `size` bytes: the need
+    /// padded to a prefetch's length where the budget allows, or a `Limit` error.
+    fn next(&mut self, start: u64, end: u64, size: u64) -> vivacampo_raster::Result<Range<u64>> {
+        let limit = |what: String| vivacampo_raster::Error::Limit(what);
+        if start >= end || end > size {
+            return Err(limit(format!(
+                "the header asks for bytes {start}..{end} of a {size}-byte file"
+            )));
+        }
+        self.rounds += 1;
+        if self.rounds > MAX_HEADER_ROUNDS {
+            return Err(limit(format!(
+                "the header needs more than {MAX_HEADER_ROUNDS} reads"
+            )));
+        }
+        let left = MAX_HEADER_BYTES.saturating_sub(self.fetched);
+        if end - start > left {
+            return Err(limit(format!(
+                "the header needs more than {} MiB",
+                MAX_HEADER_BYTES >> 20
+            )));
+        }
+        let end = end.max(start + HEADER_PREFETCH).min(size).min(start + left);
+        self.fetched += end - start;
+        Ok(start..end)
+    }
+}
+
 /// An absolute object_store path for a local file (relative paths are taken from the current
 /// directory).
 fn file_path(p: &std::path::Path) -> Result<Path> {
@@ -551,10 +625,14 @@ fn file_path(p: &std::path::Path) -> Result<Path> {
 pub(crate) fn s3_builder(s3: &S3Options, http: &HttpOptions) -> AmazonS3Builder {
     crate::install_crypto_provider();
     let mut b = AmazonS3Builder::from_env();
-    let env_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true");
-    let mut allow_http = s3.allow_http || env_http;
+    let endpoint_http = s3
+        .endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"));
+    let allow_http = s3.allow_http.unwrap_or_else(|| {
+        endpoint_http || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true")
+    });
     if let Some(e) = &s3.endpoint {
-        allow_http |= e.starts_with("http://");
         b = b.with_endpoint(e);
     }
     if let Some(r) = &s3.region {
@@ -683,6 +761,103 @@ mod tests {
         assert_eq!(r.data, raster.data);
         assert_eq!(sources.stats().requests, 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn header_budget_bounds_bytes_and_reads() {
+        let size = 1 << 30;
+        let mut b = HeaderBudget::new(HEADER_PREFETCH);
+        // A small need is padded to a prefetch's length.
+        assert_eq!(
+            b.next(100_000, 100_010, size).unwrap(),
+            100_000..100_000 + HEADER_PREFETCH
+        );
+        // Near the end of the file the padding stops there.
+        assert_eq!(b.next(size - 10, size, size).unwrap(), size - 10..size);
+        assert!(b.next(size, size + 1, size).is_err(), "past the end");
+        let err = b.next(0, MAX_HEADER_BYTES, size).unwrap_err().to_string();
+        assert!(err.contains("16 MiB"), "{err}");
+        let mut b = HeaderBudget::new(0);
+        for i in 0..MAX_HEADER_ROUNDS as u64 {
+            b.next(i * 10, i * 10 + 1, size).unwrap();
+        }
+        let err = b.next(0, 1, size).unwrap_err().to_string();
+        assert!(err.contains("64 reads"), "{err}");
+    }
+
+    /// A TIFF whose tile tables would take 32 MiB (2048 × 2048 tiles of 256²) in a sparse 40 MiB
+    /// file: refused before those bytes are read.
+    #[tokio::test]
+    async fn a_huge_header_is_refused() {
+        let dir = std::env::temp_dir().join(format!("vc-imagery-huge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tiles: u32 = 2048 * 2048;
+        let entry = |tag: u16, kind: u16, count: u32, value: u32| {
+            let mut e = Vec::with_capacity(12);
+            e.extend_from_slice(&tag.to_le_bytes());
+            e.extend_from_slice(&kind.to_le_bytes());
+            e.extend_from_slice(&count.to_le_bytes());
+            e.extend_from_slice(&value.to_le_bytes());
+            e
+        };
+        let (short, long) = (3, 4);
+        let entries = [
+            entry(256, long, 1, 2048 * 256),
+            entry(257, long, 1, 2048 * 256),
+            entry(258, short, 1, 8),
+            entry(259, short, 1, 1),
+            entry(262, short, 1, 1),
+            entry(277, short, 1, 1),
+            entry(284, short, 1, 1),
+            entry(322, short, 1, 256),
+            entry(323, short, 1, 256),
+            entry(324, long, tiles, 1 << 20),
+            entry(325, long, tiles, 20 << 20),
+        ];
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend_from_slice(&8u32.to_le_bytes());
+        tiff.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        for e in &entries {
+            tiff.extend_from_slice(e);
+        }
+        tiff.extend_from_slice(&0u32.to_le_bytes());
+        let path = dir.join("huge.tif");
+        std::fs::write(&path, &tiff).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(40 << 20)
+            .unwrap();
+        let sources = Sources::new(SourceOptions::default());
+        let err = sources
+            .open(path.to_str().unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 16 MiB"), "{err}");
+        assert!(
+            sources.stats().bytes_fetched <= MAX_HEADER_BYTES,
+            "{:?}",
+            sources.stats()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn s3_options_hide_their_secrets() {
+        let o = S3Options {
+            access_key_id: Some("AKIDEXAMPLE".into()),
+            secret_access_key: Some("wJalrXUtnFEMI".into()),
+            session_token: Some("FwoGZXIvYXdz".into()),
+            ..S3Options::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(shown.contains("AKIDEXAMPLE"), "{shown}");
+        assert!(
+            !shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdz"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! on disk, both yielding plain [`Scene`]s with Sentinel-2 band names and reflectance scaling.
 //!
 //! Providers name assets differently (Earth Search `red`/`nir`/`scl`, Planetary Computer
-//! `B04`/`B08`/`SCL`); [`band_for_asset`] maps both to the ESA band names of [`BANDS`]. Scale and
-//! offset come from `raster:bands` when present, else from the processing-baseline rule
-//! (`external-apis.md` §1.6): baseline ≥ 04.00 → `DN × 0.0001 − 0.1`, unless Earth Search says
-//! `earthsearch:boa_offset_applied: true`, which wins over `raster:bands`.
+//! `B04`/`B08`/`SCL`); [`band_for_asset`] maps both to the ESA band names of [`BANDS`]. The scale
+//! is `raster:bands`' (else 0.0001); the offset follows the processing-baseline rule of
+//! `external-apis.md` §1.6, which `raster:bands` cannot override (Earth Search's says −0.1 even
+//! where the offset was removed): `earthsearch:boa_offset_applied: true` → 0; else baseline
+//! ≥ 04.00 → −0.1 (`observation` checks the pixels agree); else baseline < 04.00 → 0. Only an
+//! item without a baseline takes `raster:bands`' offset (else 0).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use url::Url;
 
+use crate::calls::{self, Service};
 use crate::error::{Error, Result};
 use crate::source::HttpOptions;
 
@@ -195,10 +198,7 @@ impl StacApi {
     /// Signs HTTP(S) asset hrefs with Planetary Computer SAS tokens from `token_url`
     /// (`{token_url}/{collection}`), one cached token per collection.
     pub fn with_sas_signing(mut self, token_url: &str) -> StacApi {
-        self.signer = Some(Arc::new(SasSigner {
-            token_url: token_url.trim_end_matches('/').into(),
-            token: Mutex::new(None),
-        }));
+        self.signer = Some(Arc::new(SasSigner::new(token_url)));
         self
     }
 
@@ -244,16 +244,11 @@ impl StacApi {
         for _ in 0..10_000 {
             let page_url = request.url.clone();
             let page: Value = self.send(&request).await?;
-            let features = page["features"].as_array().cloned().unwrap_or_default();
-            if features.is_empty() {
+            let items = page_scenes(&page, &page_url)?;
+            if items.is_empty() {
                 break;
             }
-            for f in features {
-                let item: Item = serde_json::from_value(f).map_err(|source| Error::Json {
-                    what: format!("item in {page_url}"),
-                    source,
-                })?;
-                let mut scene = item.into_scene(&page_url)?;
+            for mut scene in items {
                 if let Some(s) = &self.signer {
                     s.sign(&self.client, &self.http, &mut scene).await?;
                 }
@@ -271,6 +266,10 @@ impl StacApi {
     }
 
     async fn send(&self, page: &Page) -> Result<Value> {
+        calls::record(Service::Catalog, self.fetch_page(page).await)
+    }
+
+    async fn fetch_page(&self, page: &Page) -> Result<Value> {
         let url = page.url.as_str();
         let resp = retrying(&self.http, url, || {
             let mut r = match &page.post {
@@ -296,18 +295,39 @@ impl StacApi {
     }
 }
 
-/// One page request.
-struct Page {
-    url: Url,
+/// One page request of a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub url: Url,
     /// `Some(body)` for POST.
-    post: Option<Value>,
-    headers: Map<String, Value>,
+    pub post: Option<Value>,
+    pub headers: Map<String, Value>,
+}
+
+/// The scenes of one search-response page (a FeatureCollection) fetched from `url`, against
+/// which relative hrefs resolve.
+pub fn page_scenes(page: &Value, url: &Url) -> Result<Vec<Scene>> {
+    page["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| parse_item(f.clone(), url, &format!("item in {url}")))
+        .collect()
+}
+
+/// A STAC item as a [`Scene`]; `what` names it in errors.
+fn parse_item(value: Value, base: &Url, what: &str) -> Result<Scene> {
+    let item: Item = serde_json::from_value(value).map_err(|source| Error::Json {
+        what: what.to_owned(),
+        source,
+    })?;
+    item.into_scene(base)
 }
 
 /// The request for the page after `page`, from its `rel: next` link (STAC API paging rules:
 /// `merge: true` overlays the link's body on the original one, else the link's body is the
 /// whole body; a link without method is a GET of its href).
-fn next_request(page: &Value, original: &Value, base: &Url) -> Option<Page> {
+pub fn next_request(page: &Value, original: &Value, base: &Url) -> Option<Page> {
     let link = page["links"]
         .as_array()?
         .iter()
@@ -391,11 +411,13 @@ pub(crate) async fn retrying(
     }
 }
 
-/// Planetary Computer SAS tokens: one per collection, refreshed a few minutes before expiry.
+/// Planetary Computer SAS tokens: one per collection (each collection's assets live in their own
+/// storage container), refreshed a few minutes before expiry.
 #[derive(Debug)]
 struct SasSigner {
     token_url: String,
-    token: Mutex<Option<(String, OffsetDateTime)>>,
+    /// Collection → (token, expiry).
+    tokens: Mutex<BTreeMap<String, (String, OffsetDateTime)>>,
 }
 
 #[derive(Deserialize)]
@@ -406,6 +428,13 @@ struct SasToken {
 }
 
 impl SasSigner {
+    fn new(token_url: &str) -> SasSigner {
+        SasSigner {
+            token_url: token_url.trim_end_matches('/').into(),
+            tokens: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     async fn sign(
         &self,
         client: &reqwest::Client,
@@ -417,11 +446,12 @@ impl SasSigner {
         };
         let fresh = |t: &OffsetDateTime| *t - OffsetDateTime::now_utc() > Duration::from_secs(300);
         let cached = self
-            .token
+            .tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .filter(|(_, exp)| fresh(exp));
+            .get(&collection)
+            .filter(|(_, exp)| fresh(exp))
+            .cloned();
         let token = match cached {
             Some((t, _)) => t,
             None => {
@@ -431,8 +461,10 @@ impl SasSigner {
                     url: url.clone(),
                     source,
                 })?;
-                *self.token.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((t.token.clone(), t.expiry));
+                self.tokens
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(collection, (t.token.clone(), t.expiry));
                 t.token
             }
         };
@@ -482,15 +514,11 @@ impl StaticCatalog {
             if v["type"] != "Feature" {
                 continue;
             }
-            let item: Item = serde_json::from_value(v).map_err(|source| Error::Json {
-                what: f.display().to_string(),
-                source,
-            })?;
             let base = Url::from_file_path(&f).map_err(|()| Error::Location {
                 url: f.display().to_string(),
                 reason: "not an absolute path".into(),
             })?;
-            scenes.push(item.into_scene(&base)?);
+            scenes.push(parse_item(v, &base, &f.display().to_string())?);
         }
         Ok(scenes)
     }
@@ -515,7 +543,8 @@ impl StaticCatalog {
     }
 }
 
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Every `.json` file under `dir`, recursively, in path order.
+pub(crate) fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -548,12 +577,12 @@ fn item_links(catalog: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
+pub(crate) fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3]
 }
 
 /// Lon/lat bbox of a GeoJSON geometry (any nesting of coordinate arrays).
-fn geometry_bbox(g: &Value) -> Option<[f64; 4]> {
+pub(crate) fn geometry_bbox(g: &Value) -> Option<[f64; 4]> {
     fn walk(v: &Value, b: &mut [f64; 4]) {
         match v.as_array() {
             Some(a) if a.len() >= 2 && a[0].is_number() => {
@@ -665,11 +694,6 @@ impl Item {
             .and_then(|l| l["href"].as_str())
             .and_then(|h| Url::parse(h).ok());
         let base = self_link.as_ref().unwrap_or(base);
-        let shifted = boa_applied != Some(true)
-            && baseline
-                .as_deref()
-                .and_then(|b| b.split('.').next()?.trim().parse::<u32>().ok())
-                .is_some_and(|major| major >= 4);
         let mut assets = BTreeMap::new();
         for (key, a) in self.assets {
             let Some(band) = band_for_asset(&key) else {
@@ -681,13 +705,11 @@ impl Item {
             let rb = a.raster_bands.as_ref().and_then(|b| b.first());
             let (scale, offset) = if band == "SCL" {
                 (1.0, 0.0)
-            } else if boa_applied == Some(true) {
-                // Earth Search removed the offset already; its raster:bands may still say -0.1.
-                (rb.and_then(|r| r.scale).unwrap_or(1e-4), 0.0)
-            } else if let Some(scale) = rb.and_then(|r| r.scale) {
-                (scale, rb.and_then(|r| r.offset).unwrap_or(0.0))
             } else {
-                (1e-4, if shifted { -0.1 } else { 0.0 })
+                (
+                    rb.and_then(|r| r.scale).unwrap_or(1e-4),
+                    reflectance_offset(boa_applied, baseline.as_deref(), rb.and_then(|r| r.offset)),
+                )
             };
             assets.insert(
                 band.to_string(),
@@ -732,6 +754,29 @@ impl Item {
             assets,
         })
     }
+}
+
+/// The reflectance offset of a Sentinel-2 L2A band (`external-apis.md` §1.6): the flag, then the
+/// processing baseline, and only without one the item's declared offset.
+fn reflectance_offset(
+    boa_applied: Option<bool>,
+    baseline: Option<&str>,
+    declared: Option<f64>,
+) -> f64 {
+    if boa_applied == Some(true) {
+        return 0.0;
+    }
+    match baseline.and_then(baseline_version) {
+        Some(version) if version >= (4, 0) => -0.1,
+        Some(_) => 0.0,
+        None => declared.unwrap_or(0.0),
+    }
+}
+
+/// `"05.10"` → `(5, 10)`.
+fn baseline_version(text: &str) -> Option<(u32, u32)> {
+    let (major, minor) = text.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// STAC `proj:transform` `[a, b, c, d, e, f]` (x = a·col + b·row + c) → GDAL order.
@@ -812,6 +857,97 @@ mod tests {
             .into_scene(&Url::parse("file:///x.json").unwrap())
             .unwrap();
         assert_eq!(s.assets["B08"].offset, 0.0);
+    }
+
+    /// An Earth Search-like item with `properties` and a red band whose `raster:bands` are
+    /// `raster_bands`.
+    fn item_with(properties: Value, raster_bands: Option<Value>) -> Scene {
+        let mut v = earth_search_item();
+        v["properties"] = properties;
+        v["properties"]["datetime"] = json!("2024-01-05T13:32:11Z");
+        v["assets"] = json!({"red": {"href": "https://h.invalid/B04.tif"},
+                             "scl": {"href": "https://h.invalid/SCL.tif",
+                                     "raster:bands": [{"nodata": 0}]}});
+        if let Some(rb) = raster_bands {
+            v["assets"]["red"]["raster:bands"] = rb;
+        }
+        let item: Item = serde_json::from_value(v).unwrap();
+        item.into_scene(&Url::parse("https://h.invalid/search").unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_baseline_rule_decides_the_offset() {
+        let declared = Some(json!([{"nodata": 0, "scale": 0.0001, "offset": -0.1}]));
+        let red = |s: Scene| (s.assets["B04"].scale, s.assets["B04"].offset);
+        // Baseline 05.10, offset declared: -0.1.
+        let s = item_with(json!({"s2:processing_baseline": "05.10"}), declared.clone());
+        assert_eq!(red(s), (1e-4, -0.1));
+        // Baseline 04.00 without raster:bands (Planetary Computer): -0.1 all the same.
+        let s = item_with(json!({"s2:processing_baseline": "04.00"}), None);
+        assert_eq!(red(s), (1e-4, -0.1));
+        // Baseline 03.01: no offset, whatever raster:bands declares.
+        let s = item_with(json!({"s2:processing_baseline": "03.01"}), declared.clone());
+        assert_eq!(red(s), (1e-4, 0.0));
+        let s = item_with(json!({"s2:processing_baseline": "03.01"}), None);
+        assert_eq!(red(s), (1e-4, 0.0));
+        // No baseline: the declared offset, else none.
+        let s = item_with(json!({}), declared.clone());
+        assert_eq!(red(s), (1e-4, -0.1));
+        let s = item_with(json!({}), None);
+        assert_eq!(red(s), (1e-4, 0.0));
+        // Earth Search's flag wins over both.
+        let s = item_with(
+            json!({"s2:processing_baseline": "05.10", "earthsearch:boa_offset_applied": true}),
+            declared,
+        );
+        assert_eq!(red(s), (1e-4, 0.0));
+        assert_eq!(baseline_version(" 05.09 "), Some((5, 9)));
+        assert_eq!(baseline_version("N/A"), None);
+    }
+
+    #[tokio::test]
+    async fn sas_tokens_are_kept_per_collection() {
+        use axum::extract::Path as UrlPath;
+        crate::install_crypto_provider();
+        let hits = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/token/{collection}",
+            axum::routing::get(move |UrlPath(c): UrlPath<String>| {
+                let counter = counter.clone();
+                async move {
+                    *counter.lock().unwrap().entry(c.clone()).or_default() += 1;
+                    axum::Json(
+                        json!({"msft:expiry": "2099-01-01T00:00:00Z", "token": format!("sig={c}")}),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let token_url = format!("http://{}/token/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let signer = SasSigner::new(&token_url);
+        let (client, http) = (reqwest::Client::new(), HttpOptions::default());
+        let mut signed = Vec::new();
+        for collection in ["sentinel-2-l2a", "landsat-c2-l2", "sentinel-2-l2a"] {
+            let mut scene = item_with(json!({}), None);
+            scene.collection = Some(collection.into());
+            signer.sign(&client, &http, &mut scene).await.unwrap();
+            signed.push(scene.assets["B04"].href.clone());
+        }
+        assert_eq!(
+            signed,
+            [
+                "https://h.invalid/B04.tif?sig=sentinel-2-l2a",
+                "https://h.invalid/B04.tif?sig=landsat-c2-l2",
+                "https://h.invalid/B04.tif?sig=sentinel-2-l2a",
+            ]
+        );
+        assert_eq!(
+            *hits.lock().unwrap(),
+            BTreeMap::from([("landsat-c2-l2".into(), 1), ("sentinel-2-l2a".into(), 1)])
+        );
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! (`s3://bucket/prefix`). Key layout (`docs/raster-store.md`):
 //!
 //! ```text
-//! tenants/{tenant_id}/aois/{aoi_id}/{year}/W{week:02}/v{n}.tif
+//! tenants/{tenant_id}/aois/{aoi_id}/{year}/W{week:02}/v{geometry}-{stamp}.tif
 //! ```
+//!
+//! Every processing of a week writes a new object (see [`RasterVersion`]), so the bytes under a
+//! key never change.
 //!
 //! Everything of a field sits under [`aoi_prefix`], so deleting a field is one prefix delete,
 //! and the tenant is the second key segment, so storage per tenant is a list away.
@@ -23,12 +26,55 @@ use time::OffsetDateTime;
 use url::Url;
 use uuid::Uuid;
 
+use crate::calls::{self, Service};
 use crate::error::{Error, Result};
 use crate::source::{HttpOptions, S3Options, s3_builder};
 
-/// Key of one field-week COG. `version` grows when a week is reprocessed, so a reader holding
-/// the old key never sees a half-replaced file.
-pub fn field_week_key(tenant: Uuid, aoi: Uuid, year: i32, week: u8, version: u32) -> String {
+/// Which processing of a field-week a COG is: the field's geometry version and when the
+/// processing ran (unix milliseconds). Each run writes a new key, so whoever holds a key (a
+/// cached tile URL, a half-finished download) never sees the file change under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RasterVersion {
+    pub geometry: u32,
+    pub stamp: u64,
+}
+
+impl RasterVersion {
+    /// The version a key of [`field_week_key`]'s layout names, if it is one.
+    pub fn of_key(key: &str) -> Option<RasterVersion> {
+        key.rsplit('/')
+            .next()?
+            .strip_prefix('v')?
+            .strip_suffix(".tif")
+            .and_then(RasterVersion::parse)
+    }
+
+    /// Parses `{geometry}-{stamp}`, as [`Display`](std::fmt::Display) writes it.
+    pub fn parse(text: &str) -> Option<RasterVersion> {
+        let (geometry, stamp) = text.split_once('-')?;
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        (digits(geometry) && digits(stamp)).then_some(())?;
+        Some(RasterVersion {
+            geometry: geometry.parse().ok()?,
+            stamp: stamp.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for RasterVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.geometry, self.stamp)
+    }
+}
+
+/// Key of one field-week COG.
+pub fn field_week_key(
+    tenant: Uuid,
+    aoi: Uuid,
+    year: i32,
+    week: u8,
+    version: RasterVersion,
+) -> String {
     format!(
         "{}{year}/W{week:02}/v{version}.tif",
         aoi_prefix(tenant, aoi)
@@ -157,28 +203,40 @@ impl RasterStore {
 
     /// Writes an object whole (atomically: readers see the old object or the new one).
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        self.store
+        let put = self
+            .store
             .put(&self.path(key)?, PutPayload::from_bytes(bytes))
-            .await
-            .map_err(|e| Error::store(&self.url(key), e))?;
+            .await;
+        calls::record(Service::RasterStore, put).map_err(|e| Error::store(&self.url(key), e))?;
         Ok(())
     }
 
     pub async fn get(&self, key: &str) -> Result<Bytes> {
         let url = self.url(key);
-        let r = self
-            .store
-            .get(&self.path(key)?)
-            .await
-            .map_err(|e| Error::store(&url, e))?;
-        r.bytes().await.map_err(|e| Error::store(&url, e))
+        let path = self.path(key)?;
+        let read = async { self.store.get(&path).await?.bytes().await };
+        calls::record(Service::RasterStore, read.await).map_err(|e| Error::store(&url, e))
     }
 
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
-        self.store
-            .get_range(&self.path(key)?, range)
-            .await
-            .map_err(|e| Error::store(&self.url(key), e))
+        let read = self.store.get_range(&self.path(key)?, range).await;
+        calls::record(Service::RasterStore, read).map_err(|e| Error::store(&self.url(key), e))
+    }
+
+    /// Deletes one object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let deleted = match self.store.delete(&self.path(key)?).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
+            other => other,
+        };
+        calls::record(Service::RasterStore, deleted).map_err(|e| Error::store(&self.url(key), e))
+    }
+
+    /// Writes and deletes a small probe object: `/readyz` asks this of the store.
+    pub async fn check_writable(&self) -> Result<()> {
+        let key = format!("probes/readyz-{}", Uuid::new_v4());
+        self.put(&key, Bytes::from_static(b"ok")).await?;
+        self.delete(&key).await
     }
 
     /// Objects under `prefix` (a key prefix ending in `/`), with sizes, sorted by key.
@@ -244,11 +302,33 @@ mod tests {
     fn key_layout() {
         let t = Uuid::from_u128(1);
         let a = Uuid::from_u128(2);
+        let v = RasterVersion {
+            geometry: 3,
+            stamp: 1_795_000_000_123,
+        };
+        let key = field_week_key(t, a, 2026, 7, v);
         assert_eq!(
-            field_week_key(t, a, 2026, 7, 3),
-            "tenants/00000000-0000-0000-0000-000000000001/aois/00000000-0000-0000-0000-000000000002/2026/W07/v3.tif"
+            key,
+            "tenants/00000000-0000-0000-0000-000000000001/aois/00000000-0000-0000-0000-000000000002/2026/W07/v3-1795000000123.tif"
         );
-        assert!(field_week_key(t, a, 2026, 7, 3).starts_with(&aoi_prefix(t, a)));
+        assert_eq!(RasterVersion::of_key(&key), Some(v));
+        assert_eq!(RasterVersion::parse(&v.to_string()), Some(v));
+        for bad in [
+            "3",
+            "3-",
+            "-5",
+            "3-x",
+            "+3-5",
+            "3-5-6",
+            "3-99999999999999999999999",
+        ] {
+            assert_eq!(RasterVersion::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            RasterVersion::of_key("tenants/t/aois/a/2026/W07/v3.tif"),
+            None
+        );
+        assert!(key.starts_with(&aoi_prefix(t, a)));
         assert!(aoi_prefix(t, a).starts_with(&tenant_prefix(t)));
     }
 
@@ -257,9 +337,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vc-imagery-store-{}", std::process::id()));
         let store = RasterStore::local(&dir).unwrap();
         let (t1, t2, a) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(9));
-        let k1 = field_week_key(t1, a, 2026, 1, 1);
-        let k2 = field_week_key(t1, a, 2026, 2, 1);
-        let k3 = field_week_key(t2, a, 2026, 1, 1);
+        let v = RasterVersion {
+            geometry: 1,
+            stamp: 7,
+        };
+        let k1 = field_week_key(t1, a, 2026, 1, v);
+        let k2 = field_week_key(t1, a, 2026, 2, v);
+        let k3 = field_week_key(t2, a, 2026, 1, v);
         store
             .put(&k1, Bytes::from_static(b"0123456789"))
             .await

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use uuid::Uuid;
 use vivacampo_imagery::source::{HttpOptions, S3Options, SourceOptions, Sources};
-use vivacampo_imagery::store::{RasterStore, aoi_prefix, field_week_key};
+use vivacampo_imagery::store::{RasterStore, RasterVersion, aoi_prefix, field_week_key};
 use vivacampo_raster::cog::{CogOptions, write};
 use vivacampo_raster::geo::{GeoTransform, Georef};
 use vivacampo_raster::raster::{Buffer, Raster};
@@ -23,7 +23,7 @@ async fn raster_store_and_range_reads_on_s3() {
         region: Some("us-east-1".into()),
         access_key_id: Some("test".into()),
         secret_access_key: Some("test".into()),
-        allow_http: true,
+        allow_http: Some(true),
         ..S3Options::default()
     };
     let prefix = format!("run-{}", Uuid::new_v4());
@@ -55,7 +55,11 @@ async fn raster_store_and_range_reads_on_s3() {
     o.nodata = Some(0.0);
     let cog = write(&raster, &o).unwrap();
     let (tenant, aoi) = (Uuid::new_v4(), Uuid::new_v4());
-    let key = field_week_key(tenant, aoi, 2026, 3, 1);
+    let version = RasterVersion {
+        geometry: 1,
+        stamp: 1_795_000_000_000,
+    };
+    let key = field_week_key(tenant, aoi, 2026, 3, version);
     store.put(&key, Bytes::from(cog.clone())).await.unwrap();
     assert_eq!(store.get(&key).await.unwrap().len(), cog.len());
     assert_eq!(&store.get_range(&key, 0..4).await.unwrap()[..], &cog[..4]);
