@@ -37,6 +37,7 @@ impl JobHandler for StandardHandlers {
                 JobType::Backfill => backfill(&ctx).await,
                 JobType::ProcessWeek => process_week(&ctx, &self.imagery).await,
                 JobType::DeleteAoiAssets => self.delete_aoi_assets(&ctx).await,
+                JobType::Retention => self.retention(&ctx).await,
                 other => Err(format!(
                     "job type {other} has no handler in this version of VivaCampo"
                 )),
@@ -136,6 +137,53 @@ impl StandardHandlers {
             .await
             .map_err(|e| format!("raster store: {e}"))?;
         Ok(serde_json::json!({"files_removed": removed}))
+    }
+
+    /// Removes a tenant's field-week COGs of weeks before the payload's `before` date; the
+    /// weeks' statistics stay. The row lets go of the file before the file goes, so no row ever
+    /// names a missing file.
+    async fn retention(&self, ctx: &JobContext) -> HandlerResult {
+        const BATCH: i64 = 200;
+        let job = &ctx.job;
+        let before = job.payload["before"]
+            .as_str()
+            .and_then(|d| {
+                time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            })
+            .ok_or("RETENTION payload needs before: YYYY-MM-DD")?;
+        let (mut removed, mut bytes) = (0u64, 0i64);
+        loop {
+            let batch = ctx
+                .store
+                .rasters_before(&job.tenant_id, before, BATCH)
+                .await
+                .map_err(store_error)?;
+            let mut cleared = 0;
+            for raster in &batch {
+                if !ctx
+                    .store
+                    .clear_week_raster(&job.tenant_id, &raster.aoi_id, raster.week, &raster.key)
+                    .await
+                    .map_err(store_error)?
+                {
+                    continue;
+                }
+                cleared += 1;
+                self.imagery
+                    .rasters
+                    .delete(&raster.key)
+                    .await
+                    .map_err(|e| format!("raster store: {e}"))?;
+                removed += 1;
+                bytes += raster.bytes.unwrap_or(0);
+            }
+            if (batch.len() as i64) < BATCH || cleared == 0 {
+                break;
+            }
+        }
+        Ok(
+            serde_json::json!({"rasters_removed": removed, "bytes_removed": bytes, "before": before.to_string()}),
+        )
     }
 }
 

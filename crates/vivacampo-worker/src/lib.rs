@@ -109,19 +109,15 @@ impl<H: JobHandler + 'static> Worker<H> {
         let mut running = JoinSet::new();
         let (force_tx, force_rx) = watch::channel(false);
         tracing::info!(worker_id = %self.config.worker_id, concurrency = self.config.concurrency, "worker started");
-        let mut last_reclaim = Instant::now() - self.config.lease;
+        // Reclaiming runs beside the loop: a worker whose slots are all busy with long jobs
+        // must still hand a dead worker's jobs back to the queue.
+        let reclaimer = tokio::spawn(reclaim_expired_leases(
+            self.store.clone(),
+            self.config.poll_interval.max(Duration::from_secs(1)),
+            shutdown.clone(),
+        ));
         while !*shutdown.borrow() {
             while running.try_join_next().is_some() {}
-            if last_reclaim.elapsed() >= self.config.poll_interval.max(Duration::from_secs(1)) {
-                last_reclaim = Instant::now();
-                match self.store.reclaim_expired_leases().await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::warn!(count = n, "reclaimed jobs whose worker stopped responding")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
-                }
-            }
             let permit = tokio::select! {
                 permit = slots.clone().acquire_owned() => permit.expect("semaphore is never closed"),
                 _ = shutdown.changed() => break,
@@ -173,7 +169,32 @@ impl<H: JobHandler + 'static> Worker<H> {
             let _ = force_tx.send(true);
             while running.join_next().await.is_some() {}
         }
+        reclaimer.abort();
         tracing::info!(worker_id = %self.config.worker_id, "worker stopped");
+    }
+}
+
+/// Every `every`, fails the attempts whose lease expired, until shutdown.
+async fn reclaim_expired_leases(
+    store: Store,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        match store.reclaim_expired_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "reclaimed jobs whose worker stopped responding"),
+            Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
+        }
     }
 }
 
@@ -201,13 +222,22 @@ impl<H: JobHandler + 'static> Attempt<H> {
             store: self.store.clone(),
             job: job.clone(),
         };
-        let work = tokio::time::timeout(leased.timeout, self.handler.handle(ctx));
-        tokio::pin!(work);
+        // The handler runs in a task of its own: awaiting a heartbeat must never stop it from
+        // being polled. A handler paused inside a transaction would hold the write lock (SQLite)
+        // or its job's row (PostgreSQL) that the heartbeat waits for. Dropping the set (a worker
+        // that is killed) aborts the handler too.
+        let mut work = JoinSet::new();
+        let handler = self.handler.clone();
+        work.spawn(async move { handler.handle(ctx).await }.in_current_span());
+        let deadline = tokio::time::sleep(leased.timeout);
+        tokio::pin!(deadline);
         let mut beat = tokio::time::interval(self.config.heartbeat);
+        // After a slow heartbeat, one more soon is enough, not a burst of the missed ones.
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         beat.tick().await;
         let outcome = loop {
             tokio::select! {
-                result = &mut work => {
+                Some(result) = work.join_next() => {
                     break match result {
                         Ok(Ok(metrics)) => match self.store.complete_job(&job.id, &self.config.worker_id, leased.attempt, metrics).await {
                             Ok(true) => Outcome::Succeeded,
@@ -218,29 +248,38 @@ impl<H: JobHandler + 'static> Attempt<H> {
                             }
                         },
                         Ok(Err(error)) => self.fail(leased, &error).await,
-                        Err(_) => {
-                            let limit = leased.timeout;
-                            let message = if limit >= Duration::from_secs(1) {
-                                format!("timed out after {} s", limit.as_secs())
-                            } else {
-                                format!("timed out after {} ms", limit.as_millis())
-                            };
-                            match self.fail(leased, &message).await {
-                                Outcome::Failed | Outcome::Dead => Outcome::TimedOut,
-                                other => other,
-                            }
-                        }
+                        Err(e) => self.fail(leased, &format!("the handler panicked: {}", panic_message(e))).await,
+                    };
+                }
+                _ = &mut deadline => {
+                    work.shutdown().await;
+                    let limit = leased.timeout;
+                    let message = if limit >= Duration::from_secs(1) {
+                        format!("timed out after {} s", limit.as_secs())
+                    } else {
+                        format!("timed out after {} ms", limit.as_millis())
+                    };
+                    break match self.fail(leased, &message).await {
+                        Outcome::Failed | Outcome::Dead => Outcome::TimedOut,
+                        other => other,
                     };
                 }
                 _ = beat.tick() => {
                     match self.store.heartbeat(&job.id, &self.config.worker_id, leased.attempt, self.config.lease).await {
                         Ok(LeaseState::Held) => {}
-                        Ok(LeaseState::Cancelled) => break Outcome::Cancelled,
-                        Ok(LeaseState::Lost) => break Outcome::LeaseLost,
+                        Ok(LeaseState::Cancelled) => {
+                            work.shutdown().await;
+                            break Outcome::Cancelled;
+                        }
+                        Ok(LeaseState::Lost) => {
+                            work.shutdown().await;
+                            break Outcome::LeaseLost;
+                        }
                         Err(e) => tracing::warn!(error = %e, "heartbeat failed; will try again"),
                     }
                 }
                 _ = self.force.changed() => {
+                    work.shutdown().await;
                     break match self.store.release_job(&job.id, &self.config.worker_id, leased.attempt).await {
                         Ok(_) => Outcome::Released,
                         Err(e) => {
@@ -302,5 +341,17 @@ impl<H: JobHandler + 'static> Attempt<H> {
                 Outcome::LeaseLost
             }
         }
+    }
+}
+
+/// What a panicking handler said, for the job's error.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned()),
+        Err(error) => error.to_string(),
     }
 }

@@ -6,7 +6,9 @@
 //!    and the scene classification (nearest) straight into the field's 10 m UTM grid — only the
 //!    COG tiles that cover the field are fetched — and measure its cloud fraction over the field.
 //! 3. Composite: per pixel the newest clear observation (SCL default policy).
-//! 4. Write the COG first, then the rows: a row never points at a missing file.
+//! 4. Write the COG first, then the rows: a row never points at a missing file. Every run writes
+//!    a new key (see [`RasterVersion`]), and the week's previous COG is deleted once no row names
+//!    it; if the field was deleted meanwhile, the new COG goes too.
 //!
 //! The week is OK when the share of clear field pixels reaches the tenant's
 //! `min_valid_pixel_ratio`, CLOUDY below it, NO_DATA without any scene. Re-running replaces.
@@ -15,9 +17,9 @@ use vivacampo_core::weeks::IsoWeek;
 use vivacampo_imagery::observation::read_observation;
 use vivacampo_imagery::source::Sources;
 use vivacampo_imagery::stac::{Catalog, Scene, Search};
-use vivacampo_imagery::store::{RasterStore, field_week_key};
-use vivacampo_raster::cog::{self, CogOptions, Overviews};
-use vivacampo_raster::field_week::{Composite, FieldGrid, Observation};
+use vivacampo_imagery::store::{RasterStore, RasterVersion, field_week_key};
+use vivacampo_raster::cog::{self, CogOptions, Interleave, Overviews};
+use vivacampo_raster::field_week::{self, Composite, FieldGrid, Observation};
 use vivacampo_raster::geo::Georef;
 use vivacampo_raster::index::Band;
 use vivacampo_raster::mask::{self, SclPolicy};
@@ -87,8 +89,13 @@ async fn observe(
         .map(|cloud| (observation, cloud)))
 }
 
-/// The field-week COG: the reflectance bands as DN plus a validity mask (1 = clear pixel).
-fn field_week_cog(field: &FieldGrid, composite: &Composite) -> Result<Vec<u8>, String> {
+/// The field-week COG: the reflectance bands as DN plus a validity mask (1 = clear pixel), and
+/// the field's outline (GeoJSON) in its metadata.
+fn field_week_cog(
+    field: &FieldGrid,
+    outline: String,
+    composite: &Composite,
+) -> Result<Vec<u8>, String> {
     let n = field.grid.width * field.grid.height;
     let mut data = Vec::with_capacity(n * (BANDS.len() + 1));
     for (band, _) in BANDS {
@@ -120,6 +127,9 @@ fn field_week_cog(field: &FieldGrid, composite: &Composite) -> Result<Vec<u8>, S
     });
     options.nodata = Some(0.0);
     options.overviews = Overviews::Average;
+    // A tile of one index reads two or three of the eight bands: one plane per band.
+    options.interleave = Interleave::Band;
+    options.metadata = vec![(field_week::FIELD_ITEM.to_owned(), outline)];
     options.bands = BANDS
         .iter()
         .map(|(_, name)| BandInfo {
@@ -144,6 +154,43 @@ fn scene_json(scene: &Scene, cloud: f64) -> serde_json::Value {
     serde_json::json!({"id": scene.id, "datetime": datetime, "cloud_fraction": cloud, "scene_cloud_cover": scene.cloud_cover})
 }
 
+/// Deletes a field-week COG no row names any more (replaced by a newer run, or written for a
+/// field deleted meanwhile). A failure only leaves an unreferenced file behind, so it is logged.
+async fn forget(imagery: &Imagery, key: Option<String>) {
+    if let Some(key) = key
+        && let Err(e) = imagery.rasters.delete(&key).await
+    {
+        tracing::warn!(key = %key, error = %e, "cannot delete an unreferenced field-week raster");
+    }
+}
+
+/// Records the week's rows, then deletes the COG they replaced. `Ok(false)`: the field is gone
+/// (deleted while the week was processed), and so is the COG just written for it.
+async fn record(
+    ctx: &JobContext,
+    imagery: &Imagery,
+    aoi_id: &str,
+    result: &WeekResult,
+) -> Result<bool, String> {
+    match ctx
+        .store
+        .record_aoi_week(&ctx.job.tenant_id, aoi_id, result)
+        .await
+    {
+        Ok(replaced) => {
+            forget(imagery, replaced).await;
+            Ok(true)
+        }
+        Err(StoreError::NotFound) => {
+            forget(imagery, result.raster_key.clone()).await;
+            Ok(false)
+        }
+        Err(e) => Err(text(e)),
+    }
+}
+
+const FIELD_DELETED: &str = "the field was deleted";
+
 pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult {
     let job = &ctx.job;
     let store = &ctx.store;
@@ -154,9 +201,7 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
     let (week, version) = payload_week(&job.payload)?;
     let aoi = match store.aoi(&job.tenant_id, aoi_id).await {
         Ok(aoi) => aoi,
-        Err(StoreError::NotFound) => {
-            return Ok(serde_json::json!({"skipped": "the field was deleted"}));
-        }
+        Err(StoreError::NotFound) => return Ok(serde_json::json!({"skipped": FIELD_DELETED})),
         Err(e) => return Err(text(e)),
     };
     if aoi.geometry_version != version {
@@ -169,8 +214,17 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
         .await
         .map_err(text)?
         .min_valid_pixel_ratio;
-    let polygons = mask::polygons_from_geojson(&aoi.geometry.to_string()).map_err(text)?;
-    let field = FieldGrid::new(&polygons).map_err(text)?;
+    // Reprojecting and rasterising a field of thousands of vertices is CPU work.
+    let outline = aoi.geometry.to_string();
+    let field = {
+        let outline = outline.clone();
+        tokio::task::spawn_blocking(move || {
+            let polygons = mask::polygons_from_geojson(&outline).map_err(text)?;
+            FieldGrid::new(&polygons).map_err(text)
+        })
+        .await
+        .map_err(text)??
+    };
 
     let search = Search::iso_week(aoi.bbox, week.year, week.week).map_err(text)?;
     let mut scenes = imagery
@@ -197,13 +251,13 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
             cloud_fraction: None,
             valid_pixel_ratio: None,
             raster_key: None,
+            raster_bytes: None,
             scenes: serde_json::json!([]),
             stats: Vec::new(),
         };
-        store
-            .record_aoi_week(&job.tenant_id, aoi_id, &result)
-            .await
-            .map_err(text)?;
+        if !record(ctx, imagery, aoi_id, &result).await? {
+            return Ok(serde_json::json!({"skipped": FIELD_DELETED}));
+        }
         return Ok(serde_json::json!({"status": "NO_DATA", "scenes_found": scenes.len()}));
     };
     let scene_datetime = (newest.datetime.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -216,7 +270,7 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
             Composite::newest_clear(&observations, SclPolicy::Default, len).map_err(text)?;
         let valid_ratio = composite.valid_ratio(&field.zone);
         let stats = composite.index_stats(&field.zone).map_err(text)?;
-        let cog = field_week_cog(&field, &composite)?;
+        let cog = field_week_cog(&field, outline, &composite)?;
         Ok::<_, String>((composite.source.len(), valid_ratio, stats, cog))
     })
     .await
@@ -229,13 +283,11 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
     };
     let tenant_uuid = uuid::Uuid::parse_str(&job.tenant_id).map_err(text)?;
     let aoi_uuid = uuid::Uuid::parse_str(aoi_id).map_err(text)?;
-    let key = field_week_key(
-        tenant_uuid,
-        aoi_uuid,
-        week.year,
-        week.week,
-        version.max(1) as u32,
-    );
+    let raster_version = RasterVersion {
+        geometry: version.max(1) as u32,
+        stamp: time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64 / 1_000_000,
+    };
+    let key = field_week_key(tenant_uuid, aoi_uuid, week.year, week.week, raster_version);
     let cog_bytes = cog.len();
     imagery
         .rasters
@@ -264,13 +316,13 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
         cloud_fraction: Some(best_cloud),
         valid_pixel_ratio: Some(valid_ratio),
         raster_key: Some(key.clone()),
+        raster_bytes: Some(cog_bytes as i64),
         scenes: serde_json::Value::Array(scenes_json),
         stats,
     };
-    store
-        .record_aoi_week(&job.tenant_id, aoi_id, &result)
-        .await
-        .map_err(text)?;
+    if !record(ctx, imagery, aoi_id, &result).await? {
+        return Ok(serde_json::json!({"skipped": FIELD_DELETED}));
+    }
     Ok(serde_json::json!({
         "status": status.as_str(),
         "scenes": used.len(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vivacampo_core::jobs::{JobStatus, JobType, Progress};
 use vivacampo_core::metrics::Registry;
+use vivacampo_core::weeks::IsoWeek;
 use vivacampo_imagery::demo::DemoOptions;
 use vivacampo_imagery::source::{HttpOptions, SourceOptions, Sources};
 use vivacampo_imagery::stac::Catalog;
@@ -16,7 +17,7 @@ use vivacampo_store::Store;
 use vivacampo_store::accounts::NewIdentity;
 use vivacampo_store::aois::{NewAoi, Shape};
 use vivacampo_store::queue::{Job, NewJob};
-use vivacampo_store::testing::{TestDb, make_job_ready, set_job_timeout};
+use vivacampo_store::testing::{TestDb, child_jobs, lock_job_row, make_job_ready, set_job_timeout};
 use vivacampo_worker::handlers::{HandlerResult, JobContext};
 use vivacampo_worker::process_week::Imagery;
 use vivacampo_worker::{JobHandler, StandardHandlers, Worker, WorkerConfig};
@@ -33,6 +34,14 @@ impl JobHandler for Scripted {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     Ok(serde_json::json!({}))
                 }
+                Some("hold-row") => {
+                    let tx = lock_job_row(&ctx.store, &ctx.job.id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    tx.commit().await.map_err(|e| e.to_string())?;
+                    Ok(serde_json::json!({}))
+                }
                 _ => Ok(serde_json::json!({"ok": true})),
             }
         })
@@ -47,6 +56,16 @@ fn fast_config(id: &str) -> WorkerConfig {
         heartbeat: Duration::from_millis(100),
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_millis(300),
+    }
+}
+
+/// For tests that run real imagery or must not lose a lease: on a loaded 2-core machine a debug
+/// build can miss a heartbeat of a sub-second lease, and the retry's backoff outlasts the test.
+fn steady_config(id: &str) -> WorkerConfig {
+    WorkerConfig {
+        lease: Duration::from_secs(10),
+        heartbeat: Duration::from_millis(500),
+        ..fast_config(id)
     }
 }
 
@@ -92,23 +111,63 @@ async fn enqueue(store: &Store, tenant: &str, action: &str) -> String {
         .id
 }
 
+/// Polls the job until `what` holds; generous, as the machine may be busy with other suites.
 async fn wait_for(store: &Store, tenant: &str, id: &str, what: impl Fn(&Job) -> bool) -> Job {
-    for _ in 0..200 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::time::Instant::now() < deadline {
         let job = store.job(tenant, id).await.unwrap();
         if what(&job) {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A parent stuck short of its progress is explained by its children and their attempts.
+    let mut children = String::new();
+    for child in child_jobs(store, tenant, id).await.unwrap() {
+        let runs: Vec<String> = store
+            .job_runs(tenant, &child.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "{} {} by {}: {:?}",
+                    r.attempt, r.status, r.worker_id, r.error
+                )
+            })
+            .collect();
+        children.push_str(&format!(
+            "\n  {} {} {:?}, attempts {}/{}, last_error {:?}, runs [{}]",
+            child.job_type,
+            child.payload,
+            child.status,
+            child.attempts,
+            child.max_attempts,
+            child.last_error,
+            runs.join("; ")
+        ));
+    }
     panic!(
-        "job {id} never reached the expected state: {:?}",
+        "job {id} never reached the expected state on {}: {:?}\nchildren:{children}",
+        store.backend().name(),
         store.job(tenant, id).await.unwrap()
     );
 }
 
 /// A field in the offline demo imagery (the demo farm's centre pivot).
 fn pivot_field() -> Shape {
-    let ((lon, lat), radius) = vivacampo_imagery::demo::DEMO_PIVOT;
+    pivot_field_shifted(0.0)
+}
+
+/// The demo pivot moved `east` degrees of longitude.
+fn pivot_field_shifted(east: f64) -> Shape {
+    pivot_shape(east, vivacampo_imagery::demo::DEMO_PIVOT.1)
+}
+
+/// A circle of `radius` metres at the demo pivot's centre moved `east` degrees of longitude.
+fn pivot_shape(east: f64, radius: f64) -> Shape {
+    let ((lon, lat), _) = vivacampo_imagery::demo::DEMO_PIVOT;
+    let lon = lon + east;
     let ring: Vec<[f64; 2]> = (0..=32)
         .map(|i| {
             let a = f64::from(i % 32) / 32.0 * std::f64::consts::TAU;
@@ -136,13 +195,105 @@ fn demo_imagery(weeks: u32) -> (Imagery, std::path::PathBuf) {
     let mut options = DemoOptions::new(weeks, time::OffsetDateTime::now_utc().date());
     options.size_m = 4_000.0;
     vivacampo_imagery::demo::generate(&dir.join("catalog"), &options, |_, _| {}).unwrap();
-    let http = HttpOptions::default();
-    let imagery = Imagery {
-        catalog: Catalog::from_config(dir.join("catalog").to_str().unwrap(), &http).unwrap(),
-        sources: Sources::new(SourceOptions::default()),
-        rasters: RasterStore::local(dir.join("rasters")).unwrap(),
-    };
+    let imagery = imagery_from(dir.join("catalog").to_str().unwrap(), &dir.join("rasters"));
     (imagery, dir)
+}
+
+fn imagery_from(catalog: &str, rasters: &std::path::Path) -> Imagery {
+    Imagery {
+        catalog: Catalog::from_config(catalog, &HttpOptions::default()).unwrap(),
+        sources: Sources::new(SourceOptions::default()),
+        rasters: RasterStore::local(rasters).unwrap(),
+    }
+}
+
+/// Serves a catalog directory as a STAC API on loopback; returns its URL.
+async fn serve_catalog(dir: &std::path::Path) -> String {
+    let app = vivacampo_imagery::catalog_server::router(dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Creates the pivot field with a backfill of `weeks` and waits for its weeks.
+async fn backfilled_pivot(store: &Store, tenant: &str, actor: &str, weeks: u32) -> (String, Job) {
+    let farm = store
+        .create_farm(tenant, actor, "F", "America/Sao_Paulo")
+        .await
+        .unwrap();
+    let (aoi, job_id) = store
+        .create_aoi(
+            tenant,
+            actor,
+            NewAoi {
+                farm_id: farm.id,
+                name: "Pivô".into(),
+                use_type: "CROP".into(),
+                shape: pivot_field(),
+                backfill_weeks: weeks,
+            },
+        )
+        .await
+        .unwrap();
+    let job = wait_for(store, tenant, &job_id, |j| {
+        j.status == JobStatus::Succeeded && j.progress.done == i64::from(weeks)
+    })
+    .await;
+    (aoi.id, job)
+}
+
+#[tokio::test]
+async fn the_pipeline_over_a_loopback_stac_api_matches_the_directory_catalog() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (direct, dir) = demo_imagery(2);
+        let url = serve_catalog(&dir.join("catalog")).await;
+        let over_http = imagery_from(&url, &dir.join("rasters-http"));
+
+        let (stop, handle) = start(
+            store,
+            StandardHandlers { imagery: over_http },
+            steady_config("w1"),
+        );
+        let (via_http, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let (stop, handle) = start(
+            store,
+            StandardHandlers { imagery: direct },
+            steady_config("w2"),
+        );
+        let (via_dir, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+
+        let http_weeks = store
+            .aoi_history(&tenant, &via_http, "ndvi", None, None)
+            .await
+            .unwrap();
+        let dir_weeks = store
+            .aoi_history(&tenant, &via_dir, "ndvi", None, None)
+            .await
+            .unwrap();
+        assert_eq!(http_weeks.len(), 2);
+        assert!(
+            http_weeks.iter().any(|w| w.stats.is_some()),
+            "{http_weeks:?}"
+        );
+        for (h, d) in http_weeks.iter().zip(&dir_weeks) {
+            assert_eq!((h.week, &h.status, &h.stats), (d.week, &d.status, &d.stats));
+        }
+        let records = store.aoi_week_records(&tenant, &via_http).await.unwrap();
+        for r in records.iter().filter(|r| r.raster_key.is_some()) {
+            let key = r.raster_key.as_deref().unwrap();
+            assert!(dir.join("rasters-http").join(key).is_file());
+            assert!(r.scenes.as_array().is_some_and(|s| !s.is_empty()));
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
 }
 
 #[tokio::test]
@@ -150,33 +301,12 @@ async fn backfill_processes_weeks_into_statistics_and_cogs() {
     for db in TestDb::all().await {
         let store = &db.store;
         let (actor, tenant) = tenant(store).await;
-        let farm = store
-            .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
-            .await
-            .unwrap();
-        let (aoi, job_id) = store
-            .create_aoi(
-                &tenant,
-                &actor,
-                NewAoi {
-                    farm_id: farm.id,
-                    name: "Pivô".into(),
-                    use_type: "CROP".into(),
-                    shape: pivot_field(),
-                    backfill_weeks: 2,
-                },
-            )
-            .await
-            .unwrap();
         let (imagery, dir) = demo_imagery(2);
-        let (stop, handle) = start(store, StandardHandlers { imagery }, fast_config("w1"));
-        let job = wait_for(store, &tenant, &job_id, |j| {
-            j.status == JobStatus::Succeeded && j.progress.done == 2
-        })
-        .await;
+        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (aoi_id, job) = backfilled_pivot(store, &tenant, &actor, 2).await;
         assert_eq!(job.progress, Progress { done: 2, total: 2 });
 
-        let weeks = store.aoi_week_records(&tenant, &aoi.id).await.unwrap();
+        let weeks = store.aoi_week_records(&tenant, &aoi_id).await.unwrap();
         assert_eq!(weeks.len(), 2);
         let processed: Vec<_> = weeks
             .iter()
@@ -195,7 +325,7 @@ async fn backfill_processes_weeks_into_statistics_and_cogs() {
             assert_eq!(tiff.georef.unwrap().epsg, Some(32722));
         }
         let history = store
-            .aoi_history(&tenant, &aoi.id, "ndvi", None, None)
+            .aoi_history(&tenant, &aoi_id, "ndvi", None, None)
             .await
             .unwrap();
         let ok: Vec<_> = history.iter().filter(|p| p.status == "OK").collect();
@@ -205,8 +335,74 @@ async fn backfill_processes_weeks_into_statistics_and_cogs() {
             "a growing crop: {ok:?}"
         );
 
+        // Storage per tenant is the sum of the COGs' sizes.
+        let cog_size = |key: &str| {
+            std::fs::metadata(dir.join("rasters").join(key))
+                .unwrap()
+                .len()
+        };
+        let stored: u64 = processed
+            .iter()
+            .map(|w| cog_size(w.raster_key.as_deref().unwrap()))
+            .sum();
+        assert_eq!(
+            store.raster_bytes_by_tenant().await.unwrap(),
+            vec![(tenant.clone(), stored as i64)]
+        );
+
+        // RETENTION removes the COGs of weeks before the current one; statistics stay.
+        let current = IsoWeek::containing(time::OffsetDateTime::now_utc().date());
+        let old: Vec<_> = processed
+            .iter()
+            .filter(|w| w.week.start() < current.start())
+            .collect();
+        let retention = store
+            .enqueue(NewJob {
+                tenant_id: tenant.clone(),
+                aoi_id: None,
+                job_type: JobType::Retention,
+                idempotency_key: None,
+                payload: serde_json::json!({"before": current.start().to_string()}),
+                run_after: None,
+            })
+            .await
+            .unwrap()
+            .job
+            .id;
+        wait_for(store, &tenant, &retention, |j| {
+            j.status == JobStatus::Succeeded
+        })
+        .await;
+        let runs = store.job_runs(&tenant, &retention).await.unwrap();
+        assert_eq!(
+            runs[0].metrics.as_ref().unwrap()["rasters_removed"],
+            old.len()
+        );
+        let after = store.aoi_week_records(&tenant, &aoi_id).await.unwrap();
+        for week in &processed {
+            let now = after.iter().find(|w| w.week == week.week).unwrap();
+            let path = dir
+                .join("rasters")
+                .join(week.raster_key.as_deref().unwrap());
+            if week.week.start() < current.start() {
+                assert_eq!(now.raster_key, None);
+                assert!(!path.exists(), "{path:?} outlived the retention");
+                assert_eq!(now.indices, week.indices, "statistics stay");
+            } else {
+                assert_eq!(now.raster_key, week.raster_key);
+                assert!(path.exists());
+            }
+        }
+        let kept: u64 = after
+            .iter()
+            .filter_map(|w| w.raster_key.as_deref())
+            .map(cog_size)
+            .sum();
+        let by_tenant = store.raster_bytes_by_tenant().await.unwrap();
+        assert_eq!(by_tenant.iter().map(|(_, b)| *b).sum::<i64>(), kept as i64);
+
         // Deleting the field removes its rasters through a DELETE_AOI_ASSETS job.
-        let delete_job = store.delete_aoi(&tenant, &actor, &aoi.id).await.unwrap();
+        let delete_job = store.delete_aoi(&tenant, &actor, &aoi_id).await.unwrap();
         wait_for(store, &tenant, &delete_job, |j| {
             j.status == JobStatus::Succeeded
         })
@@ -214,14 +410,14 @@ async fn backfill_processes_weeks_into_statistics_and_cogs() {
         let runs = store.job_runs(&tenant, &delete_job).await.unwrap();
         assert_eq!(
             runs[0].metrics.as_ref().unwrap()["files_removed"],
-            processed.len()
+            processed.len() - old.len()
         );
         assert!(
             !dir.join("rasters")
                 .join("tenants")
                 .join(&tenant)
                 .join("aois")
-                .join(&aoi.id)
+                .join(&aoi_id)
                 .exists()
         );
 
@@ -308,6 +504,45 @@ async fn a_killed_worker_loses_its_job_to_another_after_the_lease() {
     }
 }
 
+/// A handler paused inside a transaction that holds its own job's row (as a BACKFILL's fan-out
+/// does) while heartbeats fall due: the heartbeat waits for the transaction, the handler is still
+/// polled, and the job ends at once, on its first attempt. Before the handler ran in a task of its
+/// own, the heartbeat stalled it: on PostgreSQL for ever, on SQLite for the 5 s busy timeout per
+/// heartbeat.
+#[tokio::test]
+async fn a_heartbeat_never_stalls_a_handler_inside_a_transaction() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = tenant(store).await;
+        // Heartbeats every 50 ms fall due while the handler holds the row for 300 ms.
+        let config = WorkerConfig {
+            lease: Duration::from_secs(10),
+            heartbeat: Duration::from_millis(50),
+            ..fast_config("w1")
+        };
+        let (stop, handle) = start(store, Scripted, config);
+        let started = tokio::time::Instant::now();
+        let id = enqueue(store, &tenant, "hold-row").await;
+        let job = wait_for(store, &tenant, &id, |j| j.status == JobStatus::Succeeded).await;
+        // Well under SQLite's busy timeout (5 s), the stall of the old loop.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?} on {}",
+            started.elapsed(),
+            store.backend().name()
+        );
+        assert_eq!(job.attempts, 1);
+        let runs = store.job_runs(&tenant, &id).await.unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            ["SUCCEEDED"]
+        );
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        db.drop_db().await;
+    }
+}
+
 #[tokio::test]
 async fn timeout_cancel_and_graceful_release() {
     for db in TestDb::all().await {
@@ -346,6 +581,545 @@ async fn timeout_cancel_and_graceful_release() {
             (JobStatus::Pending, 0),
             "released at shutdown, attempt not counted"
         );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn the_scheduler_enqueues_the_day_s_tasks_once() {
+    use vivacampo_store::page::PageRequest;
+    use vivacampo_store::queue::JobFilter;
+    use vivacampo_worker::scheduler::{self, Schedule};
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = tenant(store).await;
+        let schedule = Schedule {
+            raster_retention: Some(Duration::from_secs(30 * 86_400)),
+        };
+        let filter = JobFilter {
+            job_type: Some(JobType::Retention),
+            ..JobFilter::default()
+        };
+        let retention_jobs = || async {
+            store
+                .list_jobs(Some(&tenant), &filter, PageRequest::default())
+                .await
+                .unwrap()
+        };
+        // Without a retention age nothing is swept.
+        scheduler::tick(store, "w1", Schedule::default())
+            .await
+            .unwrap();
+        assert_eq!(retention_jobs().await.total, 0);
+
+        scheduler::tick(store, "w1", schedule).await.unwrap();
+        scheduler::tick(store, "w1", schedule).await.unwrap();
+        scheduler::tick(store, "w2", schedule).await.unwrap();
+        let jobs = retention_jobs().await;
+        assert_eq!(jobs.total, 1, "one sweep a day, by one worker");
+        let before = time::OffsetDateTime::now_utc().date() - time::Duration::days(30);
+        assert_eq!(jobs.items[0].payload["before"], before.to_string());
+        db.drop_db().await;
+    }
+}
+
+/// The daily refresh: a BACKFILL of the current and previous week for every active field of every
+/// active tenant (not a deleted field, not a suspended tenant's), scheduled by exactly one of
+/// several workers that check at the same moment, each with its own pool (as separate processes
+/// would): the database lease decides, not the jobs' idempotency keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_refresh_is_scheduled_once_for_every_active_field() {
+    use vivacampo_core::tenancy::TenantStatus;
+    use vivacampo_store::StoreOptions;
+    use vivacampo_store::accounts::TenantPatch;
+    use vivacampo_store::page::PageRequest;
+    use vivacampo_store::queue::JobFilter;
+    use vivacampo_worker::handlers::backfill_weeks;
+    use vivacampo_worker::scheduler::{self, Schedule};
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let field = |farm: String, name: &str| NewAoi {
+            farm_id: farm,
+            name: name.into(),
+            use_type: "CROP".into(),
+            shape: pivot_field(),
+            backfill_weeks: 1,
+        };
+        let farm = store
+            .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let mut active = Vec::new();
+        for name in ["A", "B"] {
+            let (aoi, _) = store
+                .create_aoi(&tenant, &actor, field(farm.id.clone(), name))
+                .await
+                .unwrap();
+            active.push(aoi.id);
+        }
+        let (deleted, _) = store
+            .create_aoi(&tenant, &actor, field(farm.id.clone(), "gone"))
+            .await
+            .unwrap();
+        store
+            .delete_aoi(&tenant, &actor, &deleted.id)
+            .await
+            .unwrap();
+        let (other_actor, suspended) = store
+            .sign_up(
+                NewIdentity {
+                    email: "eve@x.io",
+                    name: "Eve",
+                    password_hash: "h",
+                    is_system_admin: false,
+                },
+                "Suspensa",
+            )
+            .await
+            .unwrap();
+        let other_farm = store
+            .create_farm(&suspended.id, &other_actor.id, "G", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        store
+            .create_aoi(&suspended.id, &other_actor.id, field(other_farm.id, "C"))
+            .await
+            .unwrap();
+        let patch = TenantPatch {
+            status: Some(TenantStatus::Suspended),
+            ..TenantPatch::default()
+        };
+        store
+            .update_tenant(&suspended.id, patch, None)
+            .await
+            .unwrap();
+
+        let schedule = Schedule {
+            raster_retention: Some(Duration::from_secs(30 * 86_400)),
+        };
+        let mut workers = Vec::new();
+        for i in 0..4 {
+            let options = StoreOptions {
+                url: db.url.clone(),
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(10),
+            };
+            workers.push((format!("w{i}"), Store::open(&options).await.unwrap()));
+        }
+        let start = Arc::new(tokio::sync::Barrier::new(workers.len()));
+        let racing: Vec<_> = workers
+            .iter()
+            .map(|(owner, store)| {
+                let (owner, store, start) = (owner.clone(), store.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    scheduler::tick(&store, &owner, schedule).await.unwrap()
+                })
+            })
+            .collect();
+        let mut ticks = Vec::new();
+        for r in racing {
+            ticks.push(r.await.unwrap());
+        }
+        let refreshed: Vec<_> = ticks.iter().filter_map(|t| t.refresh).collect();
+        let swept: Vec<_> = ticks.iter().filter_map(|t| t.retention).collect();
+        assert_eq!(
+            refreshed,
+            [2],
+            "one scheduler refreshes the 2 active fields: {ticks:?}"
+        );
+        assert_eq!(
+            swept,
+            [1],
+            "one scheduler sweeps the active tenant: {ticks:?}"
+        );
+        // Later checks the same day, by any worker, find nothing due.
+        for (owner, other) in &workers {
+            let again = scheduler::tick(other, owner, schedule).await.unwrap();
+            assert_eq!(again, scheduler::Ticked::default());
+            other.close().await;
+        }
+
+        let filter = JobFilter {
+            job_type: Some(JobType::Backfill),
+            ..JobFilter::default()
+        };
+        let jobs = store
+            .list_jobs(None, &filter, PageRequest::default())
+            .await
+            .unwrap();
+        let mut daily: Vec<&Job> = jobs
+            .items
+            .iter()
+            .filter(|j| j.payload["reason"] == "daily refresh")
+            .collect();
+        daily.sort_by_key(|j| j.aoi_id.clone());
+        let mut expected = active.clone();
+        expected.sort();
+        assert_eq!(
+            daily
+                .iter()
+                .map(|j| j.aoi_id.clone().unwrap())
+                .collect::<Vec<_>>(),
+            expected
+        );
+        let today = time::OffsetDateTime::now_utc().date();
+        let current = IsoWeek::containing(today);
+        for job in daily {
+            assert_eq!(job.tenant_id, tenant);
+            assert_eq!(
+                backfill_weeks(&job.payload, today).unwrap(),
+                [current, current.previous()],
+                "the current and previous week"
+            );
+        }
+        db.drop_db().await;
+    }
+}
+
+/// The pipeline's NDVI statistics of a cloudy week (two scenes composited) equal those computed
+/// independently from the same scene files and polygon with rasterio + numpy
+/// (`scripts/ndvi-reference.py` wrote the reference).
+#[tokio::test]
+async fn ndvi_statistics_equal_an_independent_rasterio_computation() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("ndvi-reference.json")).unwrap(),
+    )
+    .unwrap();
+    let field = vivacampo_core::geometry::FieldGeometry::from_geojson(&reference["field"]).unwrap();
+    let week = IsoWeek::new(2026, 10).unwrap();
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let farm = store
+            .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let (aoi, _) = store
+            .create_aoi(
+                &tenant,
+                &actor,
+                NewAoi {
+                    farm_id: farm.id,
+                    name: "Referência".into(),
+                    use_type: "CROP".into(),
+                    shape: Shape {
+                        geometry: field.to_geojson(),
+                        area_ha: field.area_ha(),
+                        bbox: field.bbox(),
+                    },
+                    backfill_weeks: 1,
+                },
+            )
+            .await
+            .unwrap();
+        let job = store
+            .enqueue(NewJob {
+                tenant_id: tenant.clone(),
+                aoi_id: Some(aoi.id.clone()),
+                job_type: JobType::ProcessWeek,
+                idempotency_key: None,
+                payload: serde_json::json!({"aoi_id": aoi.id, "year": 2026, "week": 10, "geometry_version": 1}),
+                run_after: None,
+            })
+            .await
+            .unwrap()
+            .job
+            .id;
+        let rasters = std::env::temp_dir().join(format!("vc-reference-{}", uuid::Uuid::new_v4()));
+        let imagery = imagery_from(
+            fixtures.join("reference-catalog").to_str().unwrap(),
+            &rasters,
+        );
+        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        wait_for(store, &tenant, &job, |j| j.status == JobStatus::Succeeded).await;
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+
+        let record = store
+            .aoi_week_records(&tenant, &aoi.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|w| w.week == week)
+            .unwrap();
+        let used: Vec<&str> = record
+            .scenes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = reference["scenes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert_eq!(used, expected, "newest first, both scenes used");
+        let close = |ours: f64, theirs: &serde_json::Value, what: &str| {
+            let theirs = theirs.as_f64().unwrap();
+            assert!(
+                (ours - theirs).abs() < 1e-6,
+                "{what}: ours {ours}, rasterio {theirs}"
+            );
+        };
+        close(
+            record.valid_pixel_ratio.unwrap(),
+            &reference["valid_pixel_ratio"],
+            "valid ratio",
+        );
+        let point = store
+            .aoi_history(&tenant, &aoi.id, "ndvi", Some(week), Some(week))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let stats = point.stats.expect("the week is OK");
+        let ndvi = &reference["ndvi"];
+        assert_eq!(stats.count, reference["field_pixels"].as_i64().unwrap());
+        assert_eq!(stats.valid_count, ndvi["valid_count"].as_i64().unwrap());
+        close(stats.mean.unwrap(), &ndvi["mean"], "mean");
+        close(stats.std.unwrap(), &ndvi["std"], "std");
+        close(stats.min.unwrap(), &ndvi["min"], "min");
+        close(stats.max.unwrap(), &ndvi["max"], "max");
+        close(stats.p10.unwrap(), &ndvi["p10"], "p10");
+        close(stats.p50.unwrap(), &ndvi["p50"], "p50");
+        close(stats.p90.unwrap(), &ndvi["p90"], "p90");
+
+        // The COG is on the same grid as the reference.
+        let cog = std::fs::read(rasters.join(record.raster_key.unwrap())).unwrap();
+        let tiff = vivacampo_raster::tiff::open(&cog).unwrap();
+        let georef = tiff.georef.unwrap();
+        assert_eq!(georef.epsg, Some(32722));
+        let grid = &reference["grid"];
+        assert_eq!(tiff.width() as i64, grid["width"].as_i64().unwrap());
+        assert_eq!(tiff.height() as i64, grid["height"].as_i64().unwrap());
+        let _ = std::fs::remove_dir_all(rasters);
+        db.drop_db().await;
+    }
+}
+
+/// A worker whose every slot is taken by a long job still reclaims a dead worker's expired lease.
+#[tokio::test]
+async fn a_busy_worker_still_reclaims_expired_leases() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = tenant(store).await;
+        let long = enqueue(store, &tenant, "hang").await;
+        let config = WorkerConfig {
+            concurrency: 1,
+            ..fast_config("busy")
+        };
+        let (stop, handle) = start(store, Scripted, config);
+        wait_for(store, &tenant, &long, |j| j.status == JobStatus::Running).await;
+        // A worker that leases a job and dies at once.
+        let orphan = enqueue(store, &tenant, "ok").await;
+        let leased = store
+            .lease_job("ghost", Duration::from_millis(300))
+            .await
+            .unwrap()
+            .expect("the orphan is ready");
+        assert_eq!(leased.job.id, orphan);
+        let job = wait_for(store, &tenant, &orphan, |j| j.status == JobStatus::Failed).await;
+        assert!(job.last_error.unwrap().contains("lease expired"));
+        assert_eq!(
+            store.job(&tenant, &long).await.unwrap().status,
+            JobStatus::Running
+        );
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        db.drop_db().await;
+    }
+}
+
+/// A new shape reprocesses the field's weeks into new COGs, and the old shape's COGs go.
+#[tokio::test]
+async fn reshaping_a_field_replaces_its_week_rasters() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (imagery, dir) = demo_imagery(2);
+        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (aoi, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
+        // Files of one geometry version (`v{n}-{stamp}.tif`).
+        let files = |version: &str| -> usize {
+            let mut n = 0;
+            let root = dir
+                .join("rasters")
+                .join("tenants")
+                .join(&tenant)
+                .join("aois")
+                .join(&aoi);
+            for year in std::fs::read_dir(&root).unwrap().flatten() {
+                for week in std::fs::read_dir(year.path()).unwrap().flatten() {
+                    n += std::fs::read_dir(week.path())
+                        .unwrap()
+                        .flatten()
+                        .filter(|f| f.file_name().to_string_lossy().starts_with(version))
+                        .count();
+                }
+            }
+            n
+        };
+        let before = files("v1-");
+        assert!(before > 0);
+
+        // The same pivot, 50 m to the east.
+        let shape = pivot_field_shifted(0.0005);
+        let patch = vivacampo_store::aois::AoiPatch {
+            shape: Some(shape),
+            ..Default::default()
+        };
+        let (_, backfill) = store
+            .update_aoi(&tenant, &actor, &aoi, patch, 2)
+            .await
+            .unwrap();
+        let backfill = backfill.expect("a new shape is reprocessed");
+        wait_for(store, &tenant, &backfill, |j| {
+            j.status == JobStatus::Succeeded && j.progress.done == 2
+        })
+        .await;
+        assert_eq!(files("v2-"), before);
+        assert_eq!(files("v1-"), 0, "the old shape's rasters are gone");
+        for week in store.aoi_week_records(&tenant, &aoi).await.unwrap() {
+            if let Some(key) = week.raster_key {
+                assert!(key.contains("/v2-"), "{key}");
+            }
+        }
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// A new shape reprocesses every week the field has records of, not only the newest few: the
+/// reprocessing BACKFILL spans the oldest recorded week to the current one, and no week keeps the
+/// old shape's statistics or raster.
+#[tokio::test]
+async fn a_new_shape_reprocesses_every_recorded_week() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (imagery, dir) = demo_imagery(3);
+        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (aoi, _) = backfilled_pivot(store, &tenant, &actor, 3).await;
+        let before = store.aoi_week_records(&tenant, &aoi).await.unwrap();
+        assert_eq!(before.len(), 3);
+
+        // Half the radius: a quarter of the pixels. One week is the fallback for a field without
+        // records; this one has three.
+        let shape = pivot_shape(0.0, vivacampo_imagery::demo::DEMO_PIVOT.1 / 2.0);
+        let patch = vivacampo_store::aois::AoiPatch {
+            shape: Some(shape),
+            ..Default::default()
+        };
+        let (_, backfill) = store
+            .update_aoi(&tenant, &actor, &aoi, patch, 1)
+            .await
+            .unwrap();
+        let backfill = backfill.expect("a new shape is reprocessed");
+        let job = wait_for(store, &tenant, &backfill, |j| {
+            j.status == JobStatus::Succeeded && j.progress.done == 3
+        })
+        .await;
+        let oldest = before.iter().map(|w| w.week).min().unwrap();
+        let current = IsoWeek::containing(time::OffsetDateTime::now_utc().date());
+        assert_eq!(
+            (&job.payload["from_week"], &job.payload["to_week"]),
+            (
+                &serde_json::json!({"year": oldest.year, "week": oldest.week}),
+                &serde_json::json!({"year": current.year, "week": current.week})
+            )
+        );
+
+        let after = store.aoi_week_records(&tenant, &aoi).await.unwrap();
+        assert_eq!(after.len(), 3);
+        for old in &before {
+            let new = after.iter().find(|w| w.week == old.week).unwrap();
+            assert!(
+                new.processed_at > old.processed_at,
+                "{} reprocessed",
+                old.week
+            );
+            if old.raster_key.is_some() {
+                assert_ne!(
+                    new.raster_key, old.raster_key,
+                    "{} has a new raster",
+                    old.week
+                );
+                let key = old.raster_key.as_deref().unwrap();
+                assert!(!dir.join("rasters").join(key).exists(), "{key} is gone");
+            }
+        }
+        let history = store
+            .aoi_history(&tenant, &aoi, "ndvi", None, None)
+            .await
+            .unwrap();
+        assert!(history.iter().any(|p| p.stats.is_some()), "{history:?}");
+        for point in history.iter().filter_map(|p| p.stats.as_ref()) {
+            // A circle of 280 m at 10 m: about 2 460 pixels (the 560 m pivot has about 9 850).
+            assert!(
+                (2_000..3_000).contains(&point.count),
+                "statistics of the new shape: {point:?}"
+            );
+        }
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// Re-running a week writes a new file under a new key, the row names it, and the old one goes:
+/// one file per week, never a rewrite in place.
+#[tokio::test]
+async fn rerunning_a_week_replaces_its_raster_with_a_new_key() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (imagery, dir) = demo_imagery(1);
+        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (aoi, _) = backfilled_pivot(store, &tenant, &actor, 1).await;
+        let before = store.aoi_week_records(&tenant, &aoi).await.unwrap();
+        let record = before.iter().find(|w| w.raster_key.is_some()).unwrap();
+        let old_key = record.raster_key.clone().unwrap();
+        let week = record.week;
+        let rerun = store
+            .enqueue(NewJob {
+                tenant_id: tenant.clone(),
+                aoi_id: Some(aoi.clone()),
+                job_type: JobType::ProcessWeek,
+                idempotency_key: None,
+                payload: serde_json::json!({"aoi_id": aoi, "year": week.year, "week": week.week, "geometry_version": 1}),
+                run_after: None,
+            })
+            .await
+            .unwrap()
+            .job
+            .id;
+        wait_for(store, &tenant, &rerun, |j| j.status == JobStatus::Succeeded).await;
+        let after = store.aoi_week_records(&tenant, &aoi).await.unwrap();
+        let new_key = after
+            .iter()
+            .find(|w| w.week == week)
+            .and_then(|w| w.raster_key.clone())
+            .unwrap();
+        assert_ne!(new_key, old_key, "a new key per run");
+        let rasters = dir.join("rasters");
+        assert!(rasters.join(&new_key).is_file());
+        assert!(
+            !rasters.join(&old_key).exists(),
+            "the replaced file is gone"
+        );
+        let week_dir = rasters.join(&new_key).parent().unwrap().to_owned();
+        assert_eq!(std::fs::read_dir(week_dir).unwrap().count(), 1);
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
         db.drop_db().await;
     }
 }
