@@ -9,6 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use vivacampo_core::tenancy::{Role, TenantStatus};
+use vivacampo_core::weeks::IsoWeek;
 use vivacampo_store::accounts::Session;
 
 use crate::credentials::token_digest;
@@ -86,6 +87,61 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .map(|id| IdPath(id.to_string()))
             .map_err(|_| ApiError::not_found("resource"))
     }
+}
+
+/// A field id and an ISO week in the path (`/aois/{id}/weeks/{year}/{week}/…`). An id that is not
+/// a UUID names nothing (404, like [`IdPath`]); a year or week that is not a number, or a week its
+/// year does not have, is a 400 naming the segment.
+pub struct WeekPath {
+    pub id: String,
+    pub week: IsoWeek,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WeekPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((id, year, week)) =
+            axum::extract::Path::<(String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("resource"))?;
+        let id = uuid::Uuid::parse_str(&id)
+            .map_err(|_| ApiError::not_found("field"))?
+            .to_string();
+        let year = number(&year, "year", 1..=9999)?;
+        let number_of_week = number(&week, "week", 1..=53)?;
+        let week = IsoWeek::new(year, number_of_week as u8).ok_or_else(|| {
+            ApiError::invalid(
+                "week",
+                "out_of_range",
+                format!("{year} has no ISO week {number_of_week}"),
+            )
+        })?;
+        Ok(WeekPath { id, week })
+    }
+}
+
+/// A path segment as a whole number in `range`: `invalid` if it is not one, `out_of_range` if it
+/// is outside.
+fn number(text: &str, field: &str, range: std::ops::RangeInclusive<i32>) -> Result<i32, ApiError> {
+    let bounds = format!("{} to {}", range.start(), range.end());
+    let value: i64 = text.parse().map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid",
+            format!("{field} must be a whole number from {bounds}, got {text:?}"),
+        )
+    })?;
+    i32::try_from(value)
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                "out_of_range",
+                format!("{field} must be from {bounds}, got {value}"),
+            )
+        })
 }
 
 /// The client's address (the TCP peer), for rate limiting.

@@ -16,12 +16,13 @@ pub mod ratelimit;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod tiles;
 pub mod views;
 
 pub use state::{ApiConfig, AppState};
 
 use error::ApiError;
-use routes::{admin, aois, auth, farms, jobs, ops, weeks};
+use routes::{admin, aois, auth, farms, jobs, ops, web, weeks};
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi::ApiDoc::openapi())
@@ -42,6 +43,30 @@ pub fn ops_router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
+        .with_state(state)
+}
+
+/// The tile routes of API.md "Tiles" and the index catalogue, under `/v1`.
+fn tile_routes() -> Router<AppState> {
+    Router::new()
+        .route("/tiles/aois/{id}/tilejson.json", get(tiles::tilejson))
+        .route("/tiles/aois/{id}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/indices", get(tiles::indices))
+}
+
+/// The tile routes alone plus the operations endpoints, for `tiler` processes.
+pub fn tiler_router(state: AppState) -> Router {
+    Router::new()
+        .nest("/v1", tile_routes())
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             telemetry::observe,
@@ -91,10 +116,12 @@ pub fn router(state: AppState) -> Router {
             "/admin/tenants/{id}",
             axum::routing::patch(admin::update_tenant),
         )
-        .route("/openapi.json", get(openapi_json));
+        .route("/openapi.json", get(openapi_json))
+        .merge(tile_routes());
     Router::new()
         .nest("/v1", v1)
-        .route("/", get(ops::landing))
+        .route("/", get(web::index))
+        .route("/assets/{*path}", get(web::file))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{admin, aois, auth, farms, jobs, ops, weeks};
-use crate::views;
+use crate::{tiles, views};
 
 struct BearerAuth;
 
@@ -29,12 +29,14 @@ impl Modify for BearerAuth {
         weeks::history, weeks::weeks, weeks::raster,
         jobs::list, jobs::get, jobs::runs, jobs::retry, jobs::cancel,
         admin::queues, admin::jobs, admin::retry_job, admin::tenants, admin::create_tenant, admin::update_tenant,
+        tiles::tilejson, tiles::tile, tiles::indices,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     components(schemas(views::ErrorBody, views::ErrorDetail)),
     tags(
         (name = "auth", description = "Accounts, sessions and workspaces"),
         (name = "farms"), (name = "fields", description = "Fields (AOIs)"), (name = "jobs"),
+        (name = "tiles", description = "Signed map tiles and the index catalogue"),
         (name = "admin", description = "System administration (SYSTEM_ADMIN)"), (name = "operations"),
     )
 )]

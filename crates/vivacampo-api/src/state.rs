@@ -1,14 +1,15 @@
 //! What every handler shares.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use vivacampo_core::metrics::Registry;
+use vivacampo_imagery::store::RasterStore;
 use vivacampo_store::Store;
 
 use crate::ratelimit::RateLimiter;
+use crate::tiles::{TileConfig, Tiler};
 
 /// API settings taken from the configuration.
 #[derive(Debug, Clone)]
@@ -21,13 +22,17 @@ pub struct ApiConfig {
     pub body_limit: usize,
     /// Sign-in and sign-up attempts allowed per client IP per minute.
     pub auth_attempts_per_minute: u32,
-    /// Root of the local raster store, checked for writability by `/readyz`.
-    pub raster_dir: PathBuf,
     /// Weeks a new field's first backfill covers.
     pub default_backfill_weeks: u32,
+    /// The demo account the sign-in page offers (`vivacampo demo` only): email and password.
+    pub demo_account: Option<(String, String)>,
+    /// The web app's base map: a tile URL template, or `none` (the `basemap` setting; default
+    /// [`crate::routes::web::DEFAULT_BASEMAP`]).
+    pub basemap: String,
 }
 
-/// Shared state: the store, the configuration, metrics, the auth rate limiter.
+/// Shared state: the database, the raster store, the configuration, metrics, the auth rate
+/// limiter.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -35,21 +40,42 @@ pub struct AppState {
 
 struct Inner {
     store: Store,
+    rasters: RasterStore,
     config: ApiConfig,
     metrics: Arc<Registry>,
     auth_limiter: RateLimiter,
+    tiler: Tiler,
     shutting_down: AtomicBool,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ApiConfig, metrics: Arc<Registry>) -> AppState {
+    /// State with default tile settings and a random tile key (signed URLs end with the
+    /// process); roles use [`AppState::with_tiles`].
+    pub fn new(
+        store: Store,
+        rasters: RasterStore,
+        config: ApiConfig,
+        metrics: Arc<Registry>,
+    ) -> AppState {
+        AppState::with_tiles(store, rasters, config, metrics, TileConfig::ephemeral())
+    }
+
+    pub fn with_tiles(
+        store: Store,
+        rasters: RasterStore,
+        config: ApiConfig,
+        metrics: Arc<Registry>,
+        tiles: TileConfig,
+    ) -> AppState {
         let auth_limiter = RateLimiter::per_minute(config.auth_attempts_per_minute);
         AppState {
             inner: Arc::new(Inner {
                 store,
+                rasters,
                 config,
                 metrics,
                 auth_limiter,
+                tiler: Tiler::new(tiles),
                 shutting_down: AtomicBool::new(false),
             }),
         }
@@ -59,12 +85,22 @@ impl AppState {
         &self.inner.store
     }
 
+    /// Where field-week COGs are stored.
+    pub fn rasters(&self) -> &RasterStore {
+        &self.inner.rasters
+    }
+
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config
     }
 
     pub fn metrics(&self) -> &Registry {
         &self.inner.metrics
+    }
+
+    /// The tile renderer, its caches and its signing key.
+    pub fn tiler(&self) -> &Tiler {
+        &self.inner.tiler
     }
 
     pub(crate) fn auth_limiter(&self) -> &RateLimiter {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use vivacampo_api::{ApiConfig, AppState, router};
 use vivacampo_core::metrics::Registry;
+use vivacampo_imagery::store::RasterStore;
 use vivacampo_store::testing::{TestDb, hold_connection};
 
 struct App {
@@ -23,20 +24,30 @@ struct Reply {
     body: Value,
 }
 
+fn temp_raster_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("vc-api-rasters-{}", uuid::Uuid::new_v4()))
+}
+
 fn config() -> ApiConfig {
     ApiConfig {
         token_ttl: Duration::from_secs(3600),
         signup_enabled: true,
         body_limit: 64 * 1024,
         auth_attempts_per_minute: 1000,
-        raster_dir: std::env::temp_dir().join(format!("vc-api-rasters-{}", uuid::Uuid::new_v4())),
         default_backfill_weeks: 8,
+        demo_account: None,
+        basemap: vivacampo_api::routes::web::DEFAULT_BASEMAP.into(),
     }
 }
 
 impl App {
     fn new(db: &TestDb, config: ApiConfig) -> App {
-        let state = AppState::new(db.store.clone(), config, Arc::new(Registry::new()));
+        App::with_rasters(db, config, &temp_raster_dir())
+    }
+
+    fn with_rasters(db: &TestDb, config: ApiConfig, raster_dir: &std::path::Path) -> App {
+        let rasters = RasterStore::local(raster_dir).unwrap();
+        let state = AppState::new(db.store.clone(), rasters, config, Arc::new(Registry::new()));
         App {
             router: router(state.clone()),
             state,
@@ -957,6 +968,12 @@ async fn operations_and_protocol() {
         }
         assert!(text.contains("route=\"/healthz\""));
 
+        // Only `vivacampo demo` offers a demo account on the sign-in page.
+        let page = app.send("GET", "/", None, None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.body.as_str().unwrap();
+        assert!(html.contains("<title>VivaCampo</title>") && !html.contains("vivacampo-demo"));
+
         let doc = app.send("GET", "/v1/openapi.json", None, None).await.body;
         for path in [
             "/v1/auth/signup",
@@ -988,6 +1005,91 @@ async fn operations_and_protocol() {
         assert!(app.state.store().ping().await.is_ok());
         db.drop_db().await;
     }
+}
+
+/// The page itself, as the browser gets it from a server configured otherwise.
+async fn page(app: &App) -> (axum::http::HeaderMap, String) {
+    let page = app.send("GET", "/", None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    (page.headers, page.body.as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn the_page_says_when_sign_up_is_closed() {
+    let db = TestDb::sqlite().await;
+    let (_, open) = page(&App::new(&db, config())).await;
+    assert!(!open.contains("vivacampo-signup"), "{open}");
+    let closed = App::new(
+        &db,
+        ApiConfig {
+            signup_enabled: false,
+            ..config()
+        },
+    );
+    let (headers, html) = page(&closed).await;
+    assert!(
+        html.contains("<meta name=\"vivacampo-signup\" content=\"closed\">"),
+        "{html}"
+    );
+    assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    let signup = closed
+        .send(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(json!({"email": "a@b.co", "password": "12345678", "name": "A"})),
+        )
+        .await;
+    assert_error(&signup, StatusCode::FORBIDDEN, "FORBIDDEN");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_page_carries_the_base_map_setting() {
+    let db = TestDb::sqlite().await;
+    let (headers, osm) = page(&App::new(&db, config())).await;
+    assert!(
+        !osm.contains("vivacampo-basemap"),
+        "the default needs no word"
+    );
+    let default_policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(!default_policy.contains("http:"), "{default_policy}");
+
+    let local = "http://10.0.0.5:8081/osm/{z}/{x}/{y}.png";
+    let app = App::new(
+        &db,
+        ApiConfig {
+            basemap: local.into(),
+            ..config()
+        },
+    );
+    let (headers, html) = page(&app).await;
+    assert!(
+        html.contains(&format!(
+            "<meta name=\"vivacampo-basemap\" content=\"{local}\">"
+        )),
+        "{html}"
+    );
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        policy.contains("img-src 'self' data: blob: https: http://10.0.0.5:8081;"),
+        "{policy}"
+    );
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+
+    let none = App::new(
+        &db,
+        ApiConfig {
+            basemap: "none".into(),
+            ..config()
+        },
+    );
+    let (_, html) = page(&none).await;
+    assert!(
+        html.contains("<meta name=\"vivacampo-basemap\" content=\"none\">"),
+        "{html}"
+    );
+    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -1024,9 +1126,8 @@ async fn field_weeks_history_and_raster_download() {
     use vivacampo_core::weeks::IsoWeek;
     use vivacampo_store::field_weeks::{IndexStats, WeekResult, WeekStatus};
     for db in TestDb::all().await {
-        let config = config();
-        let raster_dir = config.raster_dir.clone();
-        let app = App::new(&db, config);
+        let raster_dir = temp_raster_dir();
+        let app = App::with_rasters(&db, config(), &raster_dir);
         let login = app.signup("ana@x.io").await;
         let t = token(&login);
         let tenant = login["tenant"]["id"].as_str().unwrap().to_owned();
@@ -1068,6 +1169,7 @@ async fn field_weeks_history_and_raster_download() {
                 cloud_fraction: Some(0.1),
                 valid_pixel_ratio: Some(0.9),
                 raster_key: (week == 10).then(|| key.clone()),
+                raster_bytes: (week == 10).then_some(cog.len() as i64),
                 scenes: json!([{"id": "S2A_MSIL2A_20260302", "datetime": "2026-03-02T10:15:00Z"}]),
                 stats: vec![stats(mean)],
             };
@@ -1178,6 +1280,25 @@ async fn field_weeks_history_and_raster_download() {
             Value::String(text) => assert!(text.starts_with("II*") || text.starts_with("MM")),
             other => panic!("expected TIFF bytes, got {other}"),
         }
+        // The read went through the raster store, and /metrics counts it and the week's size.
+        let metrics = app.send("GET", "/metrics", None, None).await;
+        let text = metrics.body.as_str().unwrap();
+        let reads = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    "vivacampo_external_calls_total{service=\"raster_store\",outcome=\"ok\"} ",
+                )
+            })
+            .unwrap_or_else(|| panic!("raster store calls exported: {text}"));
+        assert!(reads.trim().parse::<f64>().unwrap() >= 1.0, "{text}");
+        assert!(
+            text.contains(&format!(
+                "vivacampo_storage_bytes{{tenant=\"{tenant}\"}} {}",
+                cog.len()
+            )),
+            "{text}"
+        );
         assert_error(
             &app.send(
                 "GET",
@@ -1201,6 +1322,76 @@ async fn field_weeks_history_and_raster_download() {
             "NOT_FOUND",
         );
         let _ = std::fs::remove_dir_all(raster_dir);
+        db.drop_db().await;
+    }
+}
+
+/// Malformed path segments get the error shape of API.md, never axum's plain-text rejection: a
+/// year or week that is not a number, a week out of 1–53, week 53 of a 52-week year.
+#[tokio::test]
+async fn bad_path_segments_answer_the_error_shape() {
+    for db in TestDb::all().await {
+        let app = App::new(&db, config());
+        let t = token(&app.signup("ana@x.io").await);
+        let farm = app
+            .send("POST", "/v1/farms", Some(&t), Some(json!({"name": "F"})))
+            .await
+            .body;
+        let aoi = app
+            .send("POST", "/v1/aois", Some(&t), Some(json!({"farm_id": farm["id"], "name": "A", "use_type": "CROP", "geometry": square(-49.3, -16.7, 0.01)})))
+            .await
+            .body;
+        let aoi_id = aoi["id"].as_str().unwrap();
+        let raster =
+            |year: &str, week: &str| format!("/v1/aois/{aoi_id}/weeks/{year}/{week}/raster.tif");
+        for (year, week, field, reason) in [
+            ("2026", "abc", "week", "invalid"),
+            ("2026", "300", "week", "out_of_range"),
+            ("2026", "0", "week", "out_of_range"),
+            ("2026", "-1", "week", "out_of_range"),
+            ("2026", "1.5", "week", "invalid"),
+            ("2025", "53", "week", "out_of_range"),
+            ("twenty", "10", "year", "invalid"),
+            ("99999", "10", "year", "out_of_range"),
+        ] {
+            let r = app.send("GET", &raster(year, week), Some(&t), None).await;
+            assert_error(&r, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+            assert_eq!(
+                (
+                    &r.body["error"]["details"]["field"],
+                    &r.body["error"]["details"]["reason"]
+                ),
+                (&json!(field), &json!(reason)),
+                "{year}/{week}: {}",
+                r.body
+            );
+        }
+        // A week that exists but was never processed, and ids that name nothing: 404.
+        let r = app.send("GET", &raster("2026", "53"), Some(&t), None).await;
+        assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND");
+        let r = app
+            .send(
+                "GET",
+                "/v1/aois/not-a-uuid/weeks/2026/10/raster.tif",
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND");
+        // Path segments that do not decode to UTF-8.
+        for path in [
+            format!("/v1/aois/{aoi_id}/weeks/%FF/10/raster.tif"),
+            "/v1/aois/%FF".to_owned(),
+            "/assets/%FF.js".to_owned(),
+        ] {
+            let r = app.send("GET", &path, Some(&t), None).await;
+            assert!(
+                r.body["error"]["code"].is_string(),
+                "{path}: {} {}",
+                r.status,
+                r.body
+            );
+        }
         db.drop_db().await;
     }
 }

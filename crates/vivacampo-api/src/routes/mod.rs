@@ -7,4 +7,5 @@ pub mod auth;
 pub mod farms;
 pub mod jobs;
 pub mod ops;
+pub mod web;
 pub mod weeks;

@@ -42,17 +42,17 @@ fn outcome<E: std::fmt::Display>(result: Result<(), E>) -> String {
     }
 }
 
-async fn storage_writable(dir: std::path::PathBuf) -> Result<(), String> {
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let probe = dir.join(format!(".readyz-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&probe, b"ok")
-            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-        std::fs::remove_file(&probe).map_err(|e| format!("cannot delete in {}: {e}", dir.display()))
-    })
+/// Writes and deletes a probe object; a store that does not answer in 5 s is not ready.
+async fn storage_writable(state: &AppState) -> Result<(), String> {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        state.rasters().check_writable(),
+    )
     .await
-    .map_err(|e| e.to_string())?
+    {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("the raster store did not answer within 5 s".to_owned()),
+    }
 }
 
 /// 200 when the database answers, migrations are current and storage is writable.
@@ -68,7 +68,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         },
         Err(_) => Err("unknown: the database is unavailable".to_owned()),
     };
-    let storage = storage_writable(state.config().raster_dir.clone()).await;
+    let storage = storage_writable(&state).await;
     let ready =
         database.is_ok() && migrations.is_ok() && storage.is_ok() && !state.is_shutting_down();
     let body = Readiness {
@@ -89,7 +89,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     )
 }
 
-/// Prometheus text: requests, pool, queue, jobs.
+/// Prometheus text: requests, pool, queue, jobs, storage, external calls.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
@@ -153,6 +153,36 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
+    for (service, outcome, calls) in vivacampo_imagery::calls::snapshot() {
+        registry.set_total(
+            "vivacampo_external_calls_total",
+            "Calls to outside services (catalog, imagery files, raster store), by outcome.",
+            &[("service", service), ("outcome", outcome)],
+            calls as f64,
+        );
+    }
+    match state.store().raster_bytes_by_tenant().await {
+        Ok(per_tenant) => {
+            registry.clear("vivacampo_storage_bytes");
+            let mut total = 0i64;
+            for (tenant, bytes) in &per_tenant {
+                total += bytes;
+                registry.set(
+                    "vivacampo_storage_bytes",
+                    "Bytes of field-week COGs in the raster store, by tenant.",
+                    &[("tenant", tenant.as_str())],
+                    *bytes as f64,
+                );
+            }
+            registry.set(
+                "vivacampo_storage_bytes_total",
+                "Bytes of field-week COGs in the raster store, all tenants.",
+                &[],
+                total as f64,
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read storage figures for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -161,9 +191,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         registry.render(),
     )
         .into_response()
-}
-
-/// The landing page until the web app is served here: where to sign in and read the API.
-pub async fn landing() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("landing.html"))
 }

@@ -1,7 +1,7 @@
 //! A field's processed weeks: the time series of an index, the list of weeks, the week COGs.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use vivacampo_core::tenancy::Role;
 use vivacampo_core::weeks::IsoWeek;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, Auth, IdPath};
+use crate::extract::{ApiQuery, Auth, IdPath, WeekPath};
 use crate::routes::farms::not_found;
 use crate::state::AppState;
 use crate::views::{ErrorBody, rfc3339};
@@ -213,18 +213,17 @@ fn safe_key(key: &str) -> Option<&str> {
 }
 
 #[utoipa::path(get, path = "/v1/aois/{id}/weeks/{year}/{week}/raster.tif", tag = "fields", security(("bearer" = [])),
-    params(("id" = String, Path, description = "field id"), ("year" = i32, Path), ("week" = u8, Path)),
-    responses((status = 200, description = "the field-week COG", content_type = "image/tiff"), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "field id"), ("year" = i32, Path, description = "ISO week-numbering year"),
+           ("week" = u8, Path, description = "ISO week, 1–53 (53 only in years that have it)")),
+    responses((status = 200, description = "the field-week COG", content_type = "image/tiff"),
+              (status = 400, description = "year or week not a number, or a week the year does not have", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn raster(
     State(state): State<AppState>,
     auth: Auth,
-    Path((id, year, week)): Path<(String, i32, u8)>,
+    WeekPath { id, week: wanted }: WeekPath,
 ) -> ApiResult<Response> {
     let tenant = auth.tenant(Role::Viewer)?;
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::not_found("field"))?
-        .to_string();
-    let wanted = IsoWeek::new(year, week).ok_or_else(|| ApiError::not_found("week"))?;
     let record = state
         .store()
         .aoi_week_records(tenant, &id)
@@ -237,15 +236,19 @@ pub async fn raster(
         .as_deref()
         .and_then(safe_key)
         .ok_or_else(|| ApiError::not_found("raster"))?;
-    let path = state.config().raster_dir.join(key);
-    let bytes = match tokio::fs::read(&path).await {
+    let bytes = match state.rasters().get(key).await {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(vivacampo_imagery::Error::NotFound { .. }) => {
             return Err(ApiError::not_found("raster"));
         }
-        Err(e) => return Err(ApiError::Unavailable(format!("raster storage: {e}"))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a field-week raster");
+            return Err(ApiError::Unavailable(
+                "raster storage is unavailable".into(),
+            ));
+        }
     };
-    let filename = format!("vivacampo-{id}-{year}-W{week:02}.tif");
+    let filename = format!("vivacampo-{id}-{}-W{:02}.tif", wanted.year, wanted.week);
     Ok((
         [
             (
