@@ -30,6 +30,44 @@ pub struct Settings {
     pub imagery_source: String,
     /// `None`: the local directory `rasters` in the data dir; else a path or `s3://bucket/prefix`.
     pub raster_store: Option<String>,
+    /// Field-week COGs of weeks older than this are removed daily (statistics stay); `None`
+    /// keeps them for ever.
+    pub raster_retention: Option<Duration>,
+    /// Secret that signs tile URLs; `None`: a random key kept in `DATA_DIR/tile.key`.
+    pub tile_key: Option<String>,
+    /// How long a signed tile URL stays valid.
+    pub tile_url_ttl: Duration,
+    /// Bytes of rendered tiles kept in memory (0: off).
+    pub tile_cache: usize,
+    /// Bytes of decoded COG blocks kept in memory (0: off).
+    pub tile_block_cache: usize,
+    /// Tiles rendered at once; `None`: the number of CPU cores.
+    pub tile_concurrency: Option<usize>,
+    /// The web app's base map: an http(s) tile URL template, or `none`.
+    pub basemap: String,
+    /// S3 settings of an `s3://` raster store; each `None` falls back to its `AWS_*` variable.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// `None`: `AWS_ALLOW_HTTP`, or an `http://` endpoint.
+    pub s3_allow_http: Option<bool>,
+}
+
+/// A secret setting: `Debug` never shows it, so settings can be logged whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +97,18 @@ impl Default for Settings {
             log_format: LogFormat::Json,
             imagery_source: "earth-search".into(),
             raster_store: None,
+            raster_retention: None,
+            tile_key: None,
+            tile_url_ttl: Duration::from_secs(12 * 3600),
+            tile_cache: 256 * 1024 * 1024,
+            tile_block_cache: 256 * 1024 * 1024,
+            tile_concurrency: None,
+            basemap: vivacampo_api::routes::web::DEFAULT_BASEMAP.into(),
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: None,
         }
     }
 }
@@ -123,6 +173,54 @@ pub const KEYS: &[(&str, &str)] = &[
         "raster_store",
         "where field-week COGs go: a directory or s3://bucket/prefix (default DATA_DIR/rasters)",
     ),
+    (
+        "raster_retention",
+        "remove field-week COGs of weeks older than this, e.g. 730d; statistics stay (default off)",
+    ),
+    (
+        "tile_key",
+        "secret (16+ characters) signing tile URLs; replicas must share it (default: random, kept in DATA_DIR/tile.key)",
+    ),
+    (
+        "tile_url_ttl",
+        "how long a signed tile URL is valid (default 12h)",
+    ),
+    (
+        "tile_cache",
+        "memory for rendered tiles, e.g. 256MiB; 0 turns it off (default 256MiB)",
+    ),
+    (
+        "tile_block_cache",
+        "memory for decoded COG blocks, e.g. 256MiB; 0 turns it off (default 256MiB)",
+    ),
+    (
+        "tile_concurrency",
+        "tiles rendered at once; more wait briefly, then get 503 (default: CPU cores)",
+    ),
+    (
+        "basemap",
+        "web app base map: an http(s) tile URL template with {z}, {x} and {y}, or none (default: OpenStreetMap)",
+    ),
+    (
+        "s3_endpoint",
+        "S3 endpoint URL of an s3:// raster store, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT)",
+    ),
+    (
+        "s3_region",
+        "S3 region of an s3:// raster store (default: AWS_REGION)",
+    ),
+    (
+        "s3_access_key_id",
+        "S3 access key id of an s3:// raster store (default: AWS_ACCESS_KEY_ID)",
+    ),
+    (
+        "s3_secret_access_key",
+        "S3 secret key of an s3:// raster store; never logged (default: AWS_SECRET_ACCESS_KEY)",
+    ),
+    (
+        "s3_allow_http",
+        "allow a plain-HTTP S3 endpoint (default: AWS_ALLOW_HTTP, or true for an http:// endpoint)",
+    ),
 ];
 
 /// Parses `500ms`, `5s`, `10m`, `12h`, `7d` (a bare number is seconds).
@@ -167,7 +265,8 @@ fn parse_bytes(text: &str) -> Result<usize, String> {
         "" | "B" => 1,
         "KiB" | "KB" | "k" => 1024,
         "MiB" | "MB" | "M" => 1024 * 1024,
-        other => return Err(format!("unknown size unit {other:?}; use KiB or MiB")),
+        "GiB" | "GB" | "G" => 1024 * 1024 * 1024,
+        other => return Err(format!("unknown size unit {other:?}; use KiB, MiB or GiB")),
     };
     value
         .checked_mul(factor)
@@ -180,6 +279,38 @@ fn parse_bool(text: &str) -> Result<bool, String> {
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(format!("expected true or false, got {text:?}")),
     }
+}
+
+/// `none`, or an `http(s)://` tile URL template with `{z}`, `{x}` and `{y}` (and `{s}` for a
+/// subdomain); the page names it and lets its origin through the Content-Security-Policy.
+fn parse_basemap(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    if url == "none" {
+        return Ok(url.to_owned());
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("expected none or an http(s) URL template such as https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png, got {url:?}"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let name = host.strip_prefix("{s}.").unwrap_or(host);
+    let valid_host = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    if !valid_host {
+        return Err(format!("{url:?} has no valid host name"));
+    }
+    if ["{z}", "{x}", "{y}"].iter().any(|p| !url.contains(p)) {
+        return Err(format!("{url:?} must contain {{z}}, {{x}} and {{y}}"));
+    }
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"<>\\".contains(c))
+    {
+        return Err(format!("{url:?} has characters a URL cannot have"));
+    }
+    Ok(url.to_owned())
 }
 
 fn parse_number<T>(text: &str, min: T) -> Result<T, String>
@@ -273,6 +404,53 @@ impl Settings {
                     self.raster_store = Some(value.trim().to_owned());
                     Ok(())
                 }
+                "raster_retention" => match value.trim() {
+                    "off" | "none" => {
+                        self.raster_retention = None;
+                        Ok(())
+                    }
+                    other => at_least(parse_duration(other), Duration::from_secs(86_400), "1d")
+                        .map(|v| self.raster_retention = Some(v)),
+                },
+                "tile_key" => {
+                    let key = value.trim();
+                    if key.len() < 16 {
+                        Err("must be at least 16 characters".to_owned())
+                    } else {
+                        self.tile_key = Some(key.to_owned());
+                        Ok(())
+                    }
+                }
+                "tile_url_ttl" => at_least(parse_duration(value), Duration::from_secs(60), "1m")
+                    .map(|v| self.tile_url_ttl = v),
+                "tile_cache" => parse_bytes(value).map(|v| self.tile_cache = v),
+                "tile_block_cache" => parse_bytes(value).map(|v| self.tile_block_cache = v),
+                "tile_concurrency" => {
+                    parse_number(value, 1usize).map(|v| self.tile_concurrency = Some(v))
+                }
+                "basemap" => parse_basemap(value).map(|v| self.basemap = v),
+                "s3_endpoint" => {
+                    let url = value.trim();
+                    if url.starts_with("http://") || url.starts_with("https://") {
+                        self.s3_endpoint = Some(url.to_owned());
+                        Ok(())
+                    } else {
+                        Err("expected an http:// or https:// URL".to_owned())
+                    }
+                }
+                "s3_region" => {
+                    self.s3_region = Some(value.trim().to_owned());
+                    Ok(())
+                }
+                "s3_access_key_id" => {
+                    self.s3_access_key_id = Some(value.trim().to_owned());
+                    Ok(())
+                }
+                "s3_secret_access_key" => {
+                    self.s3_secret_access_key = Some(Secret(value.trim().to_owned()));
+                    Ok(())
+                }
+                "s3_allow_http" => parse_bool(value).map(|v| self.s3_allow_http = Some(v)),
                 _ => Err(format!(
                     "unknown setting; known settings: {}",
                     KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
@@ -374,7 +552,8 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert_eq!(parse_bytes("2MiB").unwrap(), 2 * 1024 * 1024);
         assert_eq!(parse_bytes("4096").unwrap(), 4096);
-        assert!(parse_bytes("2GiB").is_err());
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert!(parse_bytes("2TiB").is_err());
     }
 
     #[test]
@@ -395,6 +574,60 @@ mod tests {
         assert_eq!(s.token_ttl, Duration::from_secs(3 * 3600), "flag beats env");
         assert!(!s.signup);
         assert_eq!(s.database_url(), "sqlite://./vivacampo-data/vivacampo.db");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn s3_settings_layer_and_hide_the_secret() {
+        let dir = std::env::temp_dir().join(format!("vc-config-s3-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("vivacampo.toml");
+        std::fs::write(
+            &file,
+            "s3_endpoint = \"http://minio.lan:9000\"\ns3_region = \"sa-east-1\"\ns3_allow_http = true\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "VIVACAMPO_S3_REGION" => Some("us-east-1".to_owned()),
+            "VIVACAMPO_S3_ACCESS_KEY_ID" => Some("vivacampo".to_owned()),
+            "VIVACAMPO_S3_SECRET_ACCESS_KEY" => Some("from-the-environment".to_owned()),
+            // The AWS_* fallbacks are read by the S3 client, not by these layers.
+            "AWS_REGION" => Some("eu-west-1".to_owned()),
+            _ => None,
+        };
+        let flags = [("s3_allow_http", "false".to_owned())];
+        let s = resolve(Some(&file), env, &flags).unwrap();
+        assert_eq!(s.s3_endpoint.as_deref(), Some("http://minio.lan:9000"));
+        assert_eq!(s.s3_region.as_deref(), Some("us-east-1"), "env beats file");
+        assert_eq!(s.s3_access_key_id.as_deref(), Some("vivacampo"));
+        assert_eq!(
+            s.s3_secret_access_key.as_ref().map(Secret::expose),
+            Some("from-the-environment")
+        );
+        assert_eq!(s.s3_allow_http, Some(false), "flag beats file");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("from-the-environment"), "{shown}");
+        // Unset, each falls back to its AWS_* variable.
+        let d = Settings::default();
+        assert_eq!(
+            (
+                d.s3_endpoint,
+                d.s3_region,
+                d.s3_secret_access_key,
+                d.s3_allow_http
+            ),
+            (None, None, None, None)
+        );
+        let err = resolve(
+            None,
+            |n| (n == "VIVACAMPO_S3_ENDPOINT").then(|| "minio:9000".into()),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("VIVACAMPO_S3_ENDPOINT") && err.contains("http://"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -425,5 +658,47 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown setting")
         );
+    }
+
+    #[test]
+    fn basemap_layers_and_checks() {
+        let osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+        assert_eq!(resolve(None, |_| None, &[]).unwrap().basemap, osm);
+        let dir = std::env::temp_dir().join(format!("vc-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("vivacampo.toml");
+        std::fs::write(&file, "basemap = \"none\"\n").unwrap();
+        assert_eq!(resolve(Some(&file), |_| None, &[]).unwrap().basemap, "none");
+        let local = "http://10.0.0.5:8081/tiles/{z}/{x}/{y}.png";
+        let env = |name: &str| (name == "VIVACAMPO_BASEMAP").then(|| local.to_owned());
+        assert_eq!(resolve(Some(&file), env, &[]).unwrap().basemap, local);
+        let flag = "https://{s}.tiles.example.com/{z}/{x}/{y}@2x.png";
+        let flags = [("basemap", flag.to_owned())];
+        assert_eq!(resolve(Some(&file), env, &flags).unwrap().basemap, flag);
+        std::fs::remove_dir_all(dir).unwrap();
+
+        for (bad, says) in [
+            (
+                "ftp://tiles.example.com/{z}/{x}/{y}.png",
+                "expected none or an http(s) URL",
+            ),
+            (
+                "https://tiles.example.com/{z}/{x}.png",
+                "must contain {z}, {x} and {y}",
+            ),
+            ("https:///{z}/{x}/{y}.png", "no valid host"),
+            ("https://user@evil/{z}/{x}/{y}.png", "no valid host"),
+            (
+                "https://a.io/{z}/{x}/{y}.png\"><script>",
+                "characters a URL cannot have",
+            ),
+        ] {
+            let err = resolve(None, |_| None, &[("basemap", bad.to_owned())]).unwrap_err();
+            assert!(
+                err.starts_with(&format!("invalid --basemap {bad:?}: ")) && err.contains(says),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
     }
 }

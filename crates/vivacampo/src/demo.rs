@@ -1,4 +1,4 @@
-//! `vivacampo demo`: a ready-to-try account with a farm and two fields in Goiás, then `serve`.
+//! `vivacampo demo`: a ready-to-try account with a farm and three fields in Goiás, then `serve`.
 
 use std::io::Write;
 
@@ -43,17 +43,19 @@ fn pivot(lon: f64, lat: f64, radius_m: f64) -> serde_json::Value {
     serde_json::json!({"type": "Polygon", "coordinates": [ring]})
 }
 
-/// The demo fields: a soybean pivot and a pasture, on a farm near Rio Verde, Goiás.
+/// A lon/lat rectangle `[min lon, min lat, max lon, max lat]` as a GeoJSON polygon.
+fn rectangle([x0, y0, x1, y1]: [f64; 4]) -> serde_json::Value {
+    serde_json::json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
+}
+
+/// The demo fields on a farm near Rio Verde, Goiás, where the offline imagery grows their crops:
+/// a soybean pivot, a maize field and a pasture.
 fn demo_fields() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    let ((lon, lat), radius) = demo::DEMO_PIVOT;
     vec![
-        ("Pivô 1 — Soja", "CROP", pivot(-50.905, -17.745, 560.0)),
-        (
-            "Pastagem Norte",
-            "PASTURE",
-            serde_json::json!({"type": "Polygon", "coordinates": [[
-                [-50.893, -17.731], [-50.878, -17.731], [-50.878, -17.722], [-50.893, -17.722], [-50.893, -17.731]
-            ]]}),
-        ),
+        ("Pivô 1 — Soja", "CROP", pivot(lon, lat, radius)),
+        ("Talhão 2 — Milho", "CROP", rectangle(demo::DEMO_RECTANGLE)),
+        ("Pastagem Norte", "PASTURE", rectangle(demo::DEMO_PASTURE)),
     ]
 }
 
@@ -157,7 +159,8 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     store.close().await;
     let email = args.email.clone();
     let password = args.password.clone();
-    serve_with(settings, Roles::ALL, move |addr| {
+    let account = Some((email.clone(), password.clone()));
+    serve_with(settings, Roles::ALL, account, move |addr| {
         let state = if created {
             "created"
         } else {
@@ -165,7 +168,8 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         };
         println!();
         println!(
-            "  VivaCampo demo is running ({state}: farm \"Fazenda Santa Rita\" with 2 fields)."
+            "  VivaCampo demo is running ({state}: farm \"Fazenda Santa Rita\" with {} fields).",
+            demo_fields().len()
         );
         println!("  Open      http://{addr}/");
         println!("  Imagery   offline demo catalog (Sentinel-2-like, Rio Verde, GO); fields fill in within a minute");

@@ -46,6 +46,16 @@ pub enum ImageryCommand {
         #[arg(long)]
         max_cloud: Option<f64>,
     },
+    /// Serve a catalog directory as a STAC API (POST/GET /search, files with HTTP range
+    /// requests), e.g. to share one offline catalog with workers on a closed network. Workers
+    /// then use `--imagery-source http://ADDR`.
+    ServeCatalog {
+        /// The catalog directory (with catalog.json, or item JSON files).
+        dir: PathBuf,
+        /// Address to listen on (`--bind` is the product's own address).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 pub fn run(cmd: ImageryCommand) -> anyhow::Result<()> {
@@ -105,7 +115,30 @@ pub fn run(cmd: ImageryCommand) -> anyhow::Result<()> {
             writeln!(out)?;
             Ok(())
         }
+        ImageryCommand::ServeCatalog { dir, listen } => serve_catalog(&dir, listen),
     }
+}
+
+fn serve_catalog(dir: &std::path::Path, bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    let app = vivacampo_imagery::catalog_server::router(dir)
+        .with_context(|| format!("cannot read the catalog in {}", dir.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind}"))?;
+        let addr = listener.local_addr()?;
+        println!("serving the catalog {} on http://{addr}", dir.display());
+        std::io::stdout().flush()?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("catalog server failed")
+    })
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {

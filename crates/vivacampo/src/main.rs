@@ -86,6 +86,42 @@ struct GlobalArgs {
     /// Directory or s3://bucket/prefix for field-week COGs [env VIVACAMPO_RASTER_STORE; default DATA_DIR/rasters].
     #[arg(long, global = true, value_name = "LOCATION")]
     raster_store: Option<String>,
+    /// Remove field-week COGs of weeks older than this, e.g. 730d, or off [env VIVACAMPO_RASTER_RETENTION; default off].
+    #[arg(long, global = true, value_name = "DURATION")]
+    raster_retention: Option<String>,
+    /// Secret signing tile URLs, 16+ characters; replicas must share it [env VIVACAMPO_TILE_KEY; default: random, kept in DATA_DIR/tile.key].
+    #[arg(long, global = true, value_name = "SECRET")]
+    tile_key: Option<String>,
+    /// How long a signed tile URL is valid [env VIVACAMPO_TILE_URL_TTL; default 12h].
+    #[arg(long, global = true, value_name = "DURATION")]
+    tile_url_ttl: Option<String>,
+    /// Memory for rendered tiles, 0 = off [env VIVACAMPO_TILE_CACHE; default 256MiB].
+    #[arg(long, global = true, value_name = "SIZE")]
+    tile_cache: Option<String>,
+    /// Memory for decoded COG blocks, 0 = off [env VIVACAMPO_TILE_BLOCK_CACHE; default 256MiB].
+    #[arg(long, global = true, value_name = "SIZE")]
+    tile_block_cache: Option<String>,
+    /// Tiles rendered at once; more wait briefly, then get 503 [env VIVACAMPO_TILE_CONCURRENCY; default: CPU cores].
+    #[arg(long, global = true, value_name = "N")]
+    tile_concurrency: Option<String>,
+    /// Web app base map: an http(s) tile URL template with {z}/{x}/{y}, or none [env VIVACAMPO_BASEMAP; default OpenStreetMap].
+    #[arg(long, global = true, value_name = "URL")]
+    basemap: Option<String>,
+    /// S3 endpoint URL of an s3:// raster store [env VIVACAMPO_S3_ENDPOINT; default: AWS_ENDPOINT].
+    #[arg(long, global = true, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// S3 region of an s3:// raster store [env VIVACAMPO_S3_REGION; default: AWS_REGION].
+    #[arg(long, global = true, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// S3 access key id [env VIVACAMPO_S3_ACCESS_KEY_ID; default: AWS_ACCESS_KEY_ID].
+    #[arg(long, global = true, value_name = "ID")]
+    s3_access_key_id: Option<String>,
+    /// S3 secret key; prefer the file or the variable, as other users can see command lines [env VIVACAMPO_S3_SECRET_ACCESS_KEY; default: AWS_SECRET_ACCESS_KEY].
+    #[arg(long, global = true, value_name = "SECRET")]
+    s3_secret_access_key: Option<String>,
+    /// Allow a plain-HTTP S3 endpoint [env VIVACAMPO_S3_ALLOW_HTTP; default: AWS_ALLOW_HTTP, or true for an http:// endpoint].
+    #[arg(long, global = true, value_name = "BOOL")]
+    s3_allow_http: Option<String>,
 }
 
 impl GlobalArgs {
@@ -109,6 +145,18 @@ impl GlobalArgs {
             ("log_format", &self.log_format),
             ("imagery_source", &self.imagery_source),
             ("raster_store", &self.raster_store),
+            ("raster_retention", &self.raster_retention),
+            ("tile_key", &self.tile_key),
+            ("tile_url_ttl", &self.tile_url_ttl),
+            ("tile_cache", &self.tile_cache),
+            ("tile_block_cache", &self.tile_block_cache),
+            ("tile_concurrency", &self.tile_concurrency),
+            ("basemap", &self.basemap),
+            ("s3_endpoint", &self.s3_endpoint),
+            ("s3_region", &self.s3_region),
+            ("s3_access_key_id", &self.s3_access_key_id),
+            ("s3_secret_access_key", &self.s3_secret_access_key),
+            ("s3_allow_http", &self.s3_allow_http),
         ]
         .into_iter()
         .filter_map(|(key, value)| value.clone().map(|v| (key, v)))
@@ -122,6 +170,8 @@ enum Command {
     Serve,
     /// HTTP API and web UI only (scale out behind a load balancer).
     Api,
+    /// Map tile endpoints only (scale out behind a CDN; replicas share `tile_key`).
+    Tiler,
     /// Job runner only (scale out: jobs are leased, never run twice at once).
     Worker,
     /// Apply database migrations, or show their status.
@@ -197,6 +247,7 @@ fn main() -> ExitCode {
             }
             Command::Serve => roles::serve(&settings, roles::Roles::ALL).await,
             Command::Api => roles::serve(&settings, roles::Roles::API).await,
+            Command::Tiler => roles::serve(&settings, roles::Roles::TILER).await,
             Command::Worker => roles::serve(&settings, roles::Roles::WORKER).await,
             Command::Migrate { status } => roles::migrate(&settings, status).await,
             Command::Admin(cmd) => admin::run(&settings, cmd).await,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::sync::watch;
+use vivacampo_api::tiles::TileConfig;
 use vivacampo_api::{ApiConfig, AppState};
 use vivacampo_core::metrics::Registry;
 use vivacampo_imagery::source::{HttpOptions, S3Options, SourceOptions, Sources};
@@ -20,21 +21,32 @@ use crate::config::{LogFormat, Settings};
 /// Which roles a process runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Roles {
+    /// The whole HTTP API (tiles included).
     pub api: bool,
+    /// The tile routes alone (when `api` is off).
+    pub tiler: bool,
     pub worker: bool,
 }
 
 impl Roles {
     pub const ALL: Roles = Roles {
         api: true,
+        tiler: true,
         worker: true,
     };
     pub const API: Roles = Roles {
         api: true,
+        tiler: true,
+        worker: false,
+    };
+    pub const TILER: Roles = Roles {
+        api: false,
+        tiler: true,
         worker: false,
     };
     pub const WORKER: Roles = Roles {
         api: false,
+        tiler: false,
         worker: true,
     };
 }
@@ -165,20 +177,82 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         signup_enabled: settings.signup,
         body_limit: settings.body_limit,
         auth_attempts_per_minute: settings.auth_rate_limit,
-        raster_dir: settings.raster_dir(),
         default_backfill_weeks: settings.backfill_weeks,
+        demo_account: None,
+        basemap: settings.basemap.clone(),
+    }
+}
+
+/// The tile settings; without `tile_key`, a random key made once and kept in the data
+/// directory, so signed URLs survive restarts (replicas must be given one shared key).
+pub fn tile_config(settings: &Settings) -> anyhow::Result<TileConfig> {
+    let key = match &settings.tile_key {
+        Some(key) => key.as_bytes().to_vec(),
+        None => stored_tile_key(&settings.data_dir.join("tile.key"))?,
+    };
+    Ok(TileConfig {
+        key,
+        url_ttl: settings.tile_url_ttl,
+        cache_bytes: settings.tile_cache,
+        block_cache_bytes: settings.tile_block_cache,
+        concurrency: settings
+            .tile_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+    })
+}
+
+/// Reads the key file, or writes a new random key there (readable by the owner only).
+fn stored_tile_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(key) if key.len() >= 16 => return Ok(key),
+        Ok(_) => bail!(
+            "the tile key file {} is too short; delete it to make a new one",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read the tile key {}", path.display()));
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    // Two v4 UUIDs: 244 random bits from the OS source.
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            use std::io::Write as _;
+            file.write_all(key.as_bytes())
+                .with_context(|| format!("cannot write the tile key {}", path.display()))?;
+            tracing::info!(path = %path.display(), "made a new tile signing key");
+            Ok(key.into_bytes())
+        }
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read(path)?),
+        Err(e) => Err(e).with_context(|| format!("cannot write the tile key {}", path.display())),
     }
 }
 
 /// Runs the given roles until SIGINT/SIGTERM. A worker-only process serves just the operations
-/// endpoints on `bind`. `on_listening` is called with the bound address.
+/// endpoints on `bind`.
 pub async fn serve(settings: &Settings, roles: Roles) -> anyhow::Result<()> {
-    serve_with(settings, roles, |_| {}).await
+    serve_with(settings, roles, None, |_| {}).await
 }
 
+/// [`serve`], offering `demo_account` (email, password) on the sign-in page, and calling
+/// `on_listening` with the bound address.
 pub async fn serve_with(
     settings: &Settings,
     roles: Roles,
+    demo_account: Option<(String, String)>,
     on_listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
@@ -186,11 +260,9 @@ pub async fn serve_with(
     let metrics = Arc::new(Registry::new());
     let shutdown = shutdown_signal();
 
-    let imagery = if roles.worker {
-        Some(imagery(settings)?)
-    } else {
-        None
-    };
+    let imagery = imagery(settings)?;
+    let rasters = imagery.rasters.clone();
+    let imagery = roles.worker.then_some(imagery);
     let worker = imagery.map(|imagery| {
         let config = WorkerConfig {
             lease: settings.job_lease,
@@ -198,9 +270,13 @@ pub async fn serve_with(
             shutdown_grace: settings.shutdown_grace,
             ..WorkerConfig::new(settings.worker_concurrency)
         };
+        let schedule = vivacampo_worker::scheduler::Schedule {
+            raster_retention: settings.raster_retention,
+        };
         tokio::spawn(vivacampo_worker::scheduler::run(
             store.clone(),
             config.worker_id.clone(),
+            schedule,
             shutdown.clone(),
         ));
         let handlers = StandardHandlers { imagery };
@@ -218,10 +294,21 @@ pub async fn serve_with(
             )
         })?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(store.clone(), api_config(settings), metrics.clone());
+    let state = AppState::with_tiles(
+        store.clone(),
+        rasters,
+        ApiConfig {
+            demo_account,
+            ..api_config(settings)
+        },
+        metrics.clone(),
+        tile_config(settings)?,
+    );
     let app = if roles.api {
         tokio::spawn(purge_sessions(store.clone()));
         vivacampo_api::router(state.clone())
+    } else if roles.tiler {
+        vivacampo_api::tiler_router(state.clone())
     } else {
         vivacampo_api::ops_router(state.clone())
     };
@@ -260,6 +347,21 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The S3 settings of the raster store; what is not configured comes from the `AWS_*` variables.
+fn raster_store_s3(settings: &Settings) -> S3Options {
+    S3Options {
+        endpoint: settings.s3_endpoint.clone(),
+        region: settings.s3_region.clone(),
+        access_key_id: settings.s3_access_key_id.clone(),
+        secret_access_key: settings
+            .s3_secret_access_key
+            .as_ref()
+            .map(|s| s.expose().to_owned()),
+        allow_http: settings.s3_allow_http,
+        ..S3Options::default()
+    }
+}
+
 /// The imagery catalog, COG sources and raster store the worker uses.
 pub fn imagery(settings: &Settings) -> anyhow::Result<Imagery> {
     let http = HttpOptions::default();
@@ -267,7 +369,7 @@ pub fn imagery(settings: &Settings) -> anyhow::Result<Imagery> {
     let catalog = Catalog::from_config(&source, &http)
         .with_context(|| format!("invalid imagery_source {source:?}"))?;
     let location = absolute_if_path(&settings.raster_store())?;
-    let rasters = RasterStore::open(&location, &S3Options::default(), &http)
+    let rasters = RasterStore::open(&location, &raster_store_s3(settings), &http)
         .with_context(|| format!("cannot open the raster store {location:?}"))?;
     Ok(Imagery {
         catalog,

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Server, command, http, login, temp_dir, wait_with_timeout};
+use support::{Server, command, http, login, temp_dir, wait_for_weeks, wait_with_timeout};
 use vivacampo_store::testing::TestDb;
 
 #[test]
@@ -22,35 +22,42 @@ fn demo_serves_logs_in_and_survives_a_restart() {
     assert_eq!(http(server.addr, "GET", "/readyz", None, None).status, 200);
     let token = login(server.addr, "demo@vivacampo.dev", "vivacampo-demo");
     let fields = http(server.addr, "GET", "/v1/aois", Some(&token), None).json();
-    assert_eq!(fields["total"], 2);
+    assert_eq!(fields["total"], 3);
     let farms = http(server.addr, "GET", "/v1/farms", Some(&token), None).json();
     assert_eq!(farms["items"][0]["name"], "Fazenda Santa Rita");
     let landing = http(server.addr, "GET", "/", None, None);
     assert_eq!(landing.status, 200);
-    assert!(String::from_utf8_lossy(&landing.body).contains("VivaCampo"));
+    let page = String::from_utf8_lossy(&landing.body);
+    assert!(page.contains("VivaCampo"));
+    assert!(
+        page.contains(r#"<meta name="vivacampo-demo-email" content="demo@vivacampo.dev">"#),
+        "the demo names its account on the sign-in page"
+    );
+    // The web app's scripts are embedded in the binary.
+    let app_script = http(server.addr, "GET", "/assets/app/main.js", None, None);
+    assert_eq!(app_script.status, 200);
+    assert_eq!(
+        http(server.addr, "GET", "/assets/app/missing.js", None, None).status,
+        404
+    );
 
-    // The demo fields are processed from the offline imagery in the same process: 8 weeks each.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // The demo fields are processed from the offline imagery in the same process: 8 weeks each,
+    // whose NDVI follows the field's crop, with CLOUDY weeks among them.
     for field in fields["items"].as_array().unwrap() {
         let id = field["id"].as_str().unwrap();
-        loop {
-            let weeks = http(
-                server.addr,
-                "GET",
-                &format!("/v1/aois/{id}/weeks"),
-                Some(&token),
-                None,
-            )
-            .json();
-            if weeks["items"].as_array().is_some_and(|w| w.len() == 8) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "demo weeks not processed: {weeks}"
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        let weeks = wait_for_weeks(server.addr, &token, id, Duration::from_secs(180), |w| {
+            w.len() == 8 && w.iter().all(|week| week["status"] != "PLANNED")
+        });
+        let name = field["name"].as_str().unwrap();
+        let history = http(
+            server.addr,
+            "GET",
+            &format!("/v1/aois/{id}/history?index=ndvi"),
+            Some(&token),
+            None,
+        )
+        .json();
+        assert_looks_like_its_crop(name, &history, &weeks);
     }
     let field = fields["items"][0]["id"].as_str().unwrap().to_owned();
     let history = http(
@@ -81,6 +88,7 @@ fn demo_serves_logs_in_and_survives_a_restart() {
         None,
     );
     assert_eq!(tif.status, 200);
+    assert!(tif.header("content-type").starts_with("image/tiff"));
     assert_eq!(&tif.body[..4], b"II*\0", "a little-endian GeoTIFF");
     let created = http(
         server.addr,
@@ -101,10 +109,64 @@ fn demo_serves_logs_in_and_survives_a_restart() {
     );
     assert_eq!(
         http(server.addr, "GET", "/v1/aois", Some(&token), None).json()["total"],
-        2
+        3
     );
     assert!(server.stop().success());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A demo field's NDVI history looks like the crop the offline imagery grows there: every OK
+/// week's mean lies on the crop's curve between the dates of the week's scenes (±0.05 for the
+/// field's own variation and its edge), at least 4 weeks are OK and at least one is CLOUDY.
+fn assert_looks_like_its_crop(
+    name: &str,
+    history: &serde_json::Value,
+    weeks: &[serde_json::Value],
+) {
+    use vivacampo_imagery::demo::Cover;
+    let crop = match name {
+        "Pivô 1 — Soja" => Cover::Soybean,
+        "Talhão 2 — Milho" => Cover::Maize,
+        "Pastagem Norte" => Cover::Pasture,
+        other => panic!("unknown demo field {other}"),
+    };
+    let date = |datetime: &serde_json::Value| {
+        let text = datetime.as_str().unwrap();
+        time::Date::parse(
+            &text[..10],
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap()
+    };
+    let points = history["points"].as_array().unwrap();
+    assert_eq!(points.len(), 8, "{name}: {history}");
+    let status = |s: &str| points.iter().filter(|p| p["status"] == s).count();
+    assert!(status("OK") >= 4, "{name}: mostly clear weeks: {history}");
+    assert!(
+        status("CLOUDY") >= 1,
+        "{name}: some CLOUDY weeks: {history}"
+    );
+    for point in points.iter().filter(|p| p["status"] == "OK") {
+        let week = weeks
+            .iter()
+            .find(|w| w["year"] == point["year"] && w["week"] == point["week"])
+            .unwrap();
+        let expected: Vec<f64> = week["scenes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|scene| crop.ndvi(date(&scene["datetime"])))
+            .collect();
+        let low = expected.iter().copied().fold(f64::INFINITY, f64::min) - 0.05;
+        let high = expected.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 0.05;
+        let mean = point["mean"].as_f64().unwrap();
+        assert!(
+            (low..=high).contains(&mean),
+            "{name} ({crop:?}) in {}-W{}: NDVI {mean:.3}, its curve {low:.3}..{high:.3}",
+            point["year"],
+            point["week"]
+        );
+    }
 }
 
 #[test]
@@ -121,7 +183,7 @@ fn migrate_admin_and_configuration_errors() {
         "{text}"
     );
     let applied = command(&dir, None).arg("migrate").output().unwrap();
-    assert!(String::from_utf8_lossy(&applied.stdout).contains("applied 4 migration"));
+    assert!(String::from_utf8_lossy(&applied.stdout).contains("applied 5 migration"));
     let again = command(&dir, None).arg("migrate").output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
 
@@ -493,5 +555,283 @@ fn a_sigkilled_worker_loses_its_job_after_the_lease() {
     support::terminate(&healthy.0);
     assert!(wait_with_timeout(&mut healthy.0, Duration::from_secs(30)).success());
     rt.block_on(store.close());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Starts `vivacampo imagery serve-catalog` on `bind` and returns it with its address.
+fn serve_catalog(
+    dir: &std::path::Path,
+    catalog: &std::path::Path,
+    bind: &str,
+) -> (support::Guard, String) {
+    use std::io::BufRead;
+    let mut child = command(dir, None)
+        .args(["imagery", "serve-catalog"])
+        .arg(catalog)
+        .args(["--listen", bind])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("catalog server said {line:?}"))
+        .trim()
+        .to_owned();
+    (support::Guard(child), addr)
+}
+
+/// Runbook: the imagery catalog goes down mid-backfill. The weeks still to do fail, retry with
+/// backoff and end DEAD with the error; nothing half-written shows. With the catalog back, a
+/// retry of the dead jobs completes every week.
+#[test]
+fn a_catalog_outage_mid_backfill_ends_dead_and_a_retry_completes() {
+    let dir = temp_dir("outage");
+    let catalog = dir.join("catalog");
+    let made = command(&dir, None)
+        .args([
+            "imagery",
+            "demo-catalog",
+            "--weeks",
+            "12",
+            "--size-m",
+            "2000",
+            "--out",
+        ])
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (catalog_server, catalog_addr) = serve_catalog(&dir, &catalog, "127.0.0.1:0");
+    let server = Server::start({
+        let mut cmd = command(&dir, None);
+        cmd.args(["serve", "--imagery-source"])
+            .arg(format!("http://{catalog_addr}"))
+            .args(["--backfill-weeks", "12", "--worker-concurrency", "2"]);
+        cmd
+    });
+    let signup = http(
+        server.addr,
+        "POST",
+        "/v1/auth/signup",
+        None,
+        Some(&json!({"email": "ana@x.io", "password": "long-password", "name": "Ana"})),
+    );
+    let token = signup.json()["token"].as_str().unwrap().to_owned();
+    let farm = http(
+        server.addr,
+        "POST",
+        "/v1/farms",
+        Some(&token),
+        Some(&json!({"name": "F"})),
+    )
+    .json();
+    let ((lon, lat), _) = vivacampo_imagery::demo::DEMO_PIVOT;
+    let (dx, dy) = (0.002, 0.002);
+    let square = json!({"type": "Polygon", "coordinates": [[
+        [lon - dx, lat - dy], [lon + dx, lat - dy], [lon + dx, lat + dy], [lon - dx, lat + dy], [lon - dx, lat - dy]
+    ]]});
+    let field = http(
+        server.addr,
+        "POST",
+        "/v1/aois",
+        Some(&token),
+        Some(
+            &json!({"farm_id": farm["id"], "name": "Talhão", "use_type": "CROP", "geometry": square}),
+        ),
+    );
+    assert_eq!(
+        field.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&field.body)
+    );
+    let id = field.json()["id"].as_str().unwrap().to_owned();
+    let weeks = || {
+        http(
+            server.addr,
+            "GET",
+            &format!("/v1/aois/{id}/weeks"),
+            Some(&token),
+            None,
+        )
+        .json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while weeks().is_empty() {
+        assert!(Instant::now() < deadline, "no week processed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(catalog_server);
+    let processed_before = weeks().len();
+    assert!(processed_before < 12, "the outage came too late to matter");
+
+    // The rest fail against the dead catalog and go DEAD after their attempts, with the error.
+    let jobs = |status: &str| {
+        http(
+            server.addr,
+            "GET",
+            &format!("/v1/jobs?type=PROCESS_WEEK&status={status}&page_size=100"),
+            Some(&token),
+            None,
+        )
+        .json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let waiting = ["PENDING", "RUNNING", "FAILED"]
+            .iter()
+            .map(|s| jobs(s).len())
+            .sum::<usize>();
+        if waiting == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{waiting} jobs never settled");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let dead = jobs("DEAD");
+    assert!(!dead.is_empty());
+    for job in &dead {
+        assert_eq!(job["attempts"], 3);
+        // The search fails, or (for a job caught mid-way) the scene reads.
+        let error = job["last_error"].as_str().unwrap();
+        assert!(
+            error.contains("catalog search") || error.contains("scene"),
+            "{error}"
+        );
+    }
+    // Every week shown is whole: processed with its raster, or not shown at all.
+    let shown = weeks();
+    assert_eq!(shown.len() + dead.len(), 12, "{shown:?}");
+    for week in &shown {
+        if week["status"] != "NO_DATA" {
+            assert_eq!(week["has_raster"], true);
+        }
+    }
+
+    // The catalog comes back on the same address; retrying the dead jobs completes the field.
+    let (_catalog_server, _) = serve_catalog(&dir, &catalog, &catalog_addr);
+    for job in &dead {
+        let retried = http(
+            server.addr,
+            "POST",
+            &format!("/v1/jobs/{}/retry", job["id"].as_str().unwrap()),
+            Some(&token),
+            None,
+        );
+        assert_eq!(
+            retried.status,
+            202,
+            "{}",
+            String::from_utf8_lossy(&retried.body)
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while weeks().len() < 12 {
+        assert!(
+            Instant::now() < deadline,
+            "retried weeks did not complete: {:?}",
+            weeks()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(jobs("DEAD").is_empty());
+    assert!(server.stop().success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The demo with its rasters on S3 (moto on loopback, started by `.ci/run`): readiness probes the
+/// bucket, the weeks' COGs are written there and downloaded through the API, and storage bytes
+/// show in `/metrics`. Endpoint and keys come from `VIVACAMPO_S3_*`, which win over the `AWS_*`
+/// variables (`AWS_ENDPOINT` names a closed port); the region, unset there, falls back to
+/// `AWS_REGION`. The secret never reaches the log. Skipped unless `VIVACAMPO_TEST_S3_ENDPOINT`
+/// is set.
+#[test]
+fn demo_with_rasters_on_s3() {
+    let Ok(endpoint) = std::env::var("VIVACAMPO_TEST_S3_ENDPOINT") else {
+        eprintln!("skipped: VIVACAMPO_TEST_S3_ENDPOINT is not set");
+        return;
+    };
+    let bucket = std::env::var("VIVACAMPO_TEST_S3_BUCKET").unwrap_or("vivacampo-test".into());
+    let dir = temp_dir("s3");
+    let secret = format!("e2e-secret-{}", uuid::Uuid::new_v4().simple());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = Server::start({
+        let mut cmd = command(&dir, None);
+        cmd.args(["demo", "--area-m", "5000", "--raster-store"])
+            .arg(format!("s3://{bucket}/e2e-{}", uuid::Uuid::new_v4()))
+            .env("VIVACAMPO_S3_ENDPOINT", &endpoint)
+            .env("VIVACAMPO_S3_ACCESS_KEY_ID", "vivacampo")
+            .env("VIVACAMPO_S3_SECRET_ACCESS_KEY", &secret)
+            .env("VIVACAMPO_S3_ALLOW_HTTP", "true")
+            .env("VIVACAMPO_LOG", "debug")
+            .env("AWS_ENDPOINT", &closed_endpoint)
+            .env("AWS_ACCESS_KEY_ID", "not-these")
+            .env("AWS_SECRET_ACCESS_KEY", "not-these")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_ALLOW_HTTP");
+        cmd
+    });
+    let ready = http(server.addr, "GET", "/readyz", None, None);
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    let token = login(server.addr, "demo@vivacampo.dev", "vivacampo-demo");
+    let fields = http(server.addr, "GET", "/v1/aois", Some(&token), None).json();
+    let field = fields["items"][0]["id"].as_str().unwrap().to_owned();
+    let weeks = wait_for_weeks(server.addr, &token, &field, Duration::from_secs(180), |w| {
+        w.len() == 8
+    });
+    let week = weeks.iter().find(|w| w["has_raster"] == true).unwrap();
+    let tif = http(
+        server.addr,
+        "GET",
+        &format!(
+            "/v1/aois/{field}/weeks/{}/{}/raster.tif",
+            week["year"], week["week"]
+        ),
+        Some(&token),
+        None,
+    );
+    assert_eq!(tif.status, 200);
+    let cog = vivacampo_raster::tiff::open(tif.body.as_slice()).unwrap();
+    assert_eq!(cog.bands(), 8);
+    let metrics = String::from_utf8(http(server.addr, "GET", "/metrics", None, None).body).unwrap();
+    let total: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vivacampo_storage_bytes_total "))
+        .expect("storage bytes exported")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(total > 0.0, "{total}");
+    let log = server.log.clone();
+    assert!(server.stop().success());
+    let log = log.lock().unwrap();
+    assert!(!log.is_empty());
+    assert!(
+        log.iter().all(|line| !line.contains(&secret)),
+        "the S3 secret is in the log"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -13,6 +13,8 @@ use serde_json::Value;
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Every line it wrote to stdout (its log) so far.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 pub fn binary() -> &'static str {
@@ -55,9 +57,12 @@ impl Server {
             .expect("start vivacampo");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
                 if !sent && line.contains("listening on http://") {
                     let log: Value = serde_json::from_str(&line).unwrap_or_default();
                     if let Some(addr) = log["address"].as_str() {
@@ -73,7 +78,7 @@ impl Server {
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("vivacampo did not start listening within 60 s");
-        Server { child, addr }
+        Server { child, addr, log }
     }
 
     /// SIGTERM, then wait for a clean exit.
@@ -125,10 +130,20 @@ pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::Ex
 /// An HTTP answer.
 pub struct Reply {
     pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// A header's value, or "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
@@ -143,24 +158,37 @@ pub fn http(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request(addr, method, path, &headers, body)
+}
+
+/// [`http`] with any request headers.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let body_text = body.map(Value::to_string).unwrap_or_default();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        request.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    let mut message = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        message.push_str(&format!("{name}: {value}\r\n"));
     }
     if body.is_some() {
-        request.push_str(&format!(
+        message.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             body_text.len()
         ));
     }
-    request.push_str("\r\n");
-    request.push_str(&body_text);
-    stream.write_all(request.as_bytes()).unwrap();
+    message.push_str("\r\n");
+    message.push_str(&body_text);
+    stream.write_all(message.as_bytes()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let split = raw
@@ -180,17 +208,21 @@ pub fn http(
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| {
             l.split_once(':')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         })
         .collect();
     let mut body = raw[split + 4..].to_vec();
     if headers
         .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
     {
         body = dechunk(&body);
     }
-    Reply { status, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
@@ -205,6 +237,37 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[end + 2 + size + 2..];
     }
     out
+}
+
+/// Polls a field's processed weeks (`GET /v1/aois/{id}/weeks`) until `done` holds for them;
+/// returns them, or panics after `limit`.
+pub fn wait_for_weeks(
+    addr: SocketAddr,
+    token: &str,
+    field: &str,
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let weeks = http(
+            addr,
+            "GET",
+            &format!("/v1/aois/{field}/weeks"),
+            Some(token),
+            None,
+        )
+        .json();
+        let items = weeks["items"].as_array().cloned().unwrap_or_default();
+        if done(&items) {
+            return items;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "weeks of {field} not processed: {weeks}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// Signs in and returns the token.
