@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${VC_TILE_BENCH_DIR:-$(mktemp -d /tmp/vc-tile-bench.XXXX)}
+mkdir -p "$dir"
 api_port=${VC_TILE_BENCH_PORT:-18480}
 titiler_port=$((api_port + 1))
 cargo build -q --release -p vivacampo

@@ -634,8 +634,17 @@ async function closedServerWithBasemap(browser) {
 }
 
 const started = Date.now();
-const server = await startServer();
-const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+// The browser first: if it cannot start, no server is left running behind the failure. The
+// network flags keep Chromium from calling Google's services, which this closed network refuses.
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const server = await startServer().catch(async (error) => {
+  await browser.close();
+  throw error;
+});
 let failed = false;
 try {
   await newUserDrawsAField(browser, server.url);
