@@ -12,6 +12,12 @@
 //! - **Failure**: a failed attempt goes to FAILED with `run_after` pushed by exponential backoff,
 //!   or to DEAD once `max_attempts` are spent. An expired lease (the worker died) counts as a
 //!   failed attempt. Every attempt is a `job_runs` row.
+//! - **Parents**: a job that fans out (BACKFILL) stays RUNNING, without a lease, after its own
+//!   attempt succeeds, until every child it created has finished (SUCCEEDED, DEAD or
+//!   CANCELLED); the last child to finish makes it SUCCEEDED. So a job's status and its
+//!   `done/total` progress never disagree. Statements that change a parent lock its row first:
+//!   on PostgreSQL (read committed) each later statement then sees every child that finished
+//!   before, so two children finishing at once cannot both miss the last count.
 
 use std::time::Duration;
 
@@ -573,6 +579,15 @@ impl Store {
             tx.commit().await?;
             return Ok(false);
         }
+        // The UPDATE above holds this job's row, so this count sees every child whose finish
+        // was committed; a child finishing now waits for the row and then completes the parent.
+        sqlx::query(
+            "UPDATE jobs SET status = 'RUNNING', finished_at = NULL WHERE id = $1 AND EXISTS
+             (SELECT 1 FROM jobs c WHERE c.parent_job_id = $1 AND c.status NOT IN ('SUCCEEDED', 'DEAD', 'CANCELLED'))",
+        )
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
         refresh_parent_progress(&mut tx, job_id).await?;
         sqlx::query("UPDATE job_runs SET status = 'SUCCEEDED', finished_at = $1, metrics = $2 WHERE job_id = $3 AND attempt = $4")
             .bind(now)
@@ -679,18 +694,60 @@ impl Store {
     }
 }
 
-/// Recounts the finished children of `child_id`'s parent into the parent's progress.
+/// Recounts the finished children of `child_id`'s parent into the parent's progress, and
+/// completes a parent that was only waiting for them. A parent with dead children still
+/// succeeds (its own work is done; each week's job can be retried) and names them in its error.
 async fn refresh_parent_progress(conn: &mut sqlx::AnyConnection, child_id: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE jobs SET progress_done = (SELECT COUNT(*) FROM jobs c WHERE c.parent_job_id = jobs.id
-                                           AND c.status IN ('SUCCEEDED', 'DEAD', 'CANCELLED')),
-                         updated_at = $1
-         WHERE id = (SELECT parent_job_id FROM jobs WHERE id = $2)",
+    let Some(parent_id) =
+        sqlx::query_scalar::<_, Option<String>>("SELECT parent_job_id FROM jobs WHERE id = $1")
+            .bind(child_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten()
+    else {
+        return Ok(());
+    };
+    let now = now_ms();
+    // Lock the parent's row before counting (see the module docs).
+    sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&parent_id)
+        .execute(&mut *conn)
+        .await?;
+    let counts = sqlx::query(
+        "SELECT COUNT(*) AS total,
+                COALESCE(SUM(CASE WHEN status IN ('SUCCEEDED', 'DEAD', 'CANCELLED') THEN 1 ELSE 0 END), 0) AS finished,
+                COALESCE(SUM(CASE WHEN status = 'DEAD' THEN 1 ELSE 0 END), 0) AS dead
+         FROM jobs WHERE parent_job_id = $1",
     )
-    .bind(now_ms())
-    .bind(child_id)
-    .execute(&mut *conn)
+    .bind(&parent_id)
+    .fetch_one(&mut *conn)
     .await?;
+    let total: i64 = col(&counts, "total")?;
+    let finished: i64 = col(&counts, "finished")?;
+    let dead: i64 = col(&counts, "dead")?;
+    sqlx::query("UPDATE jobs SET progress_done = $1 WHERE id = $2")
+        .bind(finished)
+        .bind(&parent_id)
+        .execute(&mut *conn)
+        .await?;
+    if finished == total {
+        let error = (dead > 0).then(|| format!("{dead} of {total} child jobs ended DEAD"));
+        sqlx::query(
+            "UPDATE jobs SET status = 'SUCCEEDED', finished_at = $1
+             WHERE id = $2 AND status = 'RUNNING' AND lease_owner IS NULL",
+        )
+        .bind(now)
+        .bind(&parent_id)
+        .execute(&mut *conn)
+        .await?;
+        // Also after a dead child was retried to success: the error names what is left.
+        sqlx::query("UPDATE jobs SET last_error = $1 WHERE id = $2 AND status = 'SUCCEEDED'")
+            .bind(error)
+            .bind(&parent_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

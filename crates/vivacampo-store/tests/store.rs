@@ -815,6 +815,208 @@ async fn children_report_progress_to_their_parent() {
 }
 
 #[tokio::test]
+async fn a_parent_runs_until_its_last_child_finishes() {
+    use vivacampo_store::testing::{delay_job, make_job_ready};
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = user_with_tenant(store, "ana@x.io").await;
+        let lease = Duration::from_secs(30);
+        let parent = store
+            .enqueue(job(&tenant, Some("parent")))
+            .await
+            .unwrap()
+            .job;
+        let leased = store.lease_job("w", lease).await.unwrap().unwrap();
+        assert_eq!(leased.job.id, parent.id);
+        let children: Vec<NewJob> = (0..2)
+            .map(|i| job(&tenant, Some(&format!("child-{i}"))))
+            .collect();
+        let children = store.enqueue_children(&parent.id, &children).await.unwrap();
+        let (first, second) = (&children[0].job.id, &children[1].job.id);
+        for child in [first, second] {
+            delay_job(store, child, Duration::from_secs(3600))
+                .await
+                .unwrap();
+        }
+
+        // The parent's own attempt succeeds: it waits for its children, holding no lease.
+        assert!(
+            store
+                .complete_job(&parent.id, "w", leased.attempt, serde_json::json!({}))
+                .await
+                .unwrap()
+        );
+        let waiting = store.job(&tenant, &parent.id).await.unwrap();
+        assert_eq!(
+            (waiting.status, waiting.progress, waiting.finished_at),
+            (JobStatus::Running, Progress { done: 0, total: 2 }, None)
+        );
+        assert_eq!(store.reclaim_expired_leases().await.unwrap(), 0);
+        assert!(store.lease_job("w", lease).await.unwrap().is_none());
+        let runs = store.job_runs(&tenant, &parent.id).await.unwrap();
+        assert_eq!(runs[0].status.as_str(), "SUCCEEDED");
+
+        make_job_ready(store, first).await.unwrap();
+        let child = store.lease_job("w", lease).await.unwrap().unwrap();
+        assert_eq!(&child.job.id, first);
+        store
+            .complete_job(first, "w", child.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        let half = store.job(&tenant, &parent.id).await.unwrap();
+        assert_eq!(
+            (half.status, half.progress),
+            (JobStatus::Running, Progress { done: 1, total: 2 })
+        );
+
+        // The last child dies: the parent is done, and says which of its children did not end well.
+        let mut status = JobStatus::Failed;
+        while status != JobStatus::Dead {
+            make_job_ready(store, second).await.unwrap();
+            let child = store.lease_job("w", lease).await.unwrap().unwrap();
+            status = store
+                .fail_job(second, "w", child.attempt, "catalog down")
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let done = store.job(&tenant, &parent.id).await.unwrap();
+        assert_eq!(
+            (done.status, done.progress, done.last_error.as_deref()),
+            (
+                JobStatus::Succeeded,
+                Progress { done: 2, total: 2 },
+                Some("1 of 2 child jobs ended DEAD")
+            )
+        );
+        assert!(done.finished_at.is_some());
+        // Its dead week retried to success: the parent's error goes.
+        store.retry_job(Some(&tenant), second).await.unwrap();
+        let child = store.lease_job("w", lease).await.unwrap().unwrap();
+        assert_eq!(&child.job.id, second);
+        store
+            .complete_job(second, "w", child.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        let healed = store.job(&tenant, &parent.id).await.unwrap();
+        assert_eq!(
+            (healed.status, healed.progress, healed.last_error),
+            (JobStatus::Succeeded, Progress { done: 2, total: 2 }, None)
+        );
+
+        // Children that finish before their parent's attempt does: it succeeds at once.
+        let quick = store
+            .enqueue(job(&tenant, Some("quick-parent")))
+            .await
+            .unwrap()
+            .job;
+        let leased = store.lease_job("w", lease).await.unwrap().unwrap();
+        assert_eq!(leased.job.id, quick.id);
+        let only = store
+            .enqueue_children(&quick.id, &[job(&tenant, Some("quick-child"))])
+            .await
+            .unwrap();
+        let child = store.lease_job("w", lease).await.unwrap().unwrap();
+        assert_eq!(child.job.id, only[0].job.id);
+        store
+            .complete_job(&child.job.id, "w", child.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.job(&tenant, &quick.id).await.unwrap().status,
+            JobStatus::Running,
+            "still held by its own attempt"
+        );
+        store
+            .complete_job(&quick.id, "w", leased.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        let quick = store.job(&tenant, &quick.id).await.unwrap();
+        assert_eq!(
+            (quick.status, quick.progress, quick.last_error),
+            (JobStatus::Succeeded, Progress { done: 1, total: 1 }, None)
+        );
+        db.drop_db().await;
+    }
+}
+
+/// Many parents whose children finish on several connections at once, some before and some
+/// after their parent's own attempt: every parent ends SUCCEEDED with all its children counted.
+#[tokio::test]
+async fn parents_finish_when_children_finish_concurrently() {
+    for db in TestDb::all().await {
+        let store = Arc::new(db.store.clone());
+        let (_, tenant) = user_with_tenant(&store, "ana@x.io").await;
+        for p in 0..20 {
+            store
+                .enqueue(job(&tenant, Some(&format!("p{p}"))))
+                .await
+                .unwrap();
+        }
+        let mut parents = Vec::new();
+        for p in 0..20 {
+            let leased = store
+                .lease_job("fan-out", Duration::from_secs(60))
+                .await
+                .unwrap()
+                .unwrap();
+            let children: Vec<NewJob> = (0..3)
+                .map(|c| job(&tenant, Some(&format!("p{p}-c{c}"))))
+                .collect();
+            store
+                .enqueue_children(&leased.job.id, &children)
+                .await
+                .unwrap();
+            parents.push((leased.job.id, leased.attempt));
+        }
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let worker = format!("w{w}");
+                loop {
+                    match store.lease_job(&worker, Duration::from_secs(30)).await {
+                        Ok(Some(leased)) => {
+                            store
+                                .complete_job(
+                                    &leased.job.id,
+                                    &worker,
+                                    leased.attempt,
+                                    serde_json::json!({}),
+                                )
+                                .await
+                                .unwrap();
+                        }
+                        Ok(None) => break,
+                        Err(StoreError::Unavailable(_)) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }));
+        }
+        // The parents' own attempts end while their children are being run.
+        for (id, attempt) in &parents {
+            store
+                .complete_job(id, "fan-out", *attempt, serde_json::json!({}))
+                .await
+                .unwrap();
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for (id, _) in &parents {
+            let parent = store.job(&tenant, id).await.unwrap();
+            assert_eq!(
+                (parent.status, parent.progress),
+                (JobStatus::Succeeded, Progress { done: 3, total: 3 }),
+                "parent {id}"
+            );
+        }
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
 async fn one_scheduler_and_one_refresh_a_day() {
     for db in TestDb::all().await {
         let store = &db.store;
