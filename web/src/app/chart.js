@@ -31,7 +31,7 @@ export function createChart(container, { labels, lang, onSelect }) {
     const band = u.data[1][i] === null ? '' : ` (${numberFormat.format(u.data[1][i])}–${numberFormat.format(u.data[2][i])})`;
     const baseline = u.data[4][i] === null ? '' : ` · ${labels.baseline} ${numberFormat.format(u.data[4][i])}`;
     const week = Number(keys[i]?.split('-W')[1]);
-    readout.textContent = `${labels.week(week)} (${dateFormatLong.format(new Date(u.data[0][i] * 1000))}) · ${labels.mean} ${numberFormat.format(mean)}${band}${baseline}`;
+    readout.textContent = `${labels.week(week)} · ${labels.mean} ${numberFormat.format(mean)}${band}${baseline}`;
     readout.hidden = false;
   };
   let selectedKey = null;
@@ -61,7 +61,6 @@ export function createChart(container, { labels, lang, onSelect }) {
     ctx.restore();
   };
 
-  const dateFormatLong = new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', timeZone: 'UTC' });
   // Axis labels stay short: "Oct 5" in English, "05/10" in Portuguese ("5 de out." would overlap).
   const dateFormat = new Intl.DateTimeFormat(lang, lang === 'en'
     ? { day: 'numeric', month: 'short', timeZone: 'UTC' }
