@@ -13,6 +13,9 @@ use vivacampo_core::metrics::Registry;
 use vivacampo_imagery::store::RasterStore;
 use vivacampo_store::testing::{TestDb, hold_connection};
 
+mod support;
+use support::config;
+
 struct App {
     router: axum::Router,
     state: AppState,
@@ -26,18 +29,6 @@ struct Reply {
 
 fn temp_raster_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("vc-api-rasters-{}", uuid::Uuid::new_v4()))
-}
-
-fn config() -> ApiConfig {
-    ApiConfig {
-        token_ttl: Duration::from_secs(3600),
-        signup_enabled: true,
-        body_limit: 64 * 1024,
-        auth_attempts_per_minute: 1000,
-        default_backfill_weeks: 8,
-        demo_account: None,
-        basemap: vivacampo_api::routes::web::DEFAULT_BASEMAP.into(),
-    }
 }
 
 impl App {
@@ -87,6 +78,20 @@ impl App {
             headers,
             body,
         }
+    }
+
+    /// Creates farm "F" and in it the CROP field "A" (about 1 km²); returns the field.
+    async fn field_in_new_farm(&self, token: &str) -> Value {
+        let farm = self
+            .send("POST", "/v1/farms", Some(token), Some(json!({"name": "F"})))
+            .await
+            .body;
+        let field = json!({"farm_id": farm["id"], "name": "A", "use_type": "CROP", "geometry": square(-49.3, -16.7, 0.01)});
+        let r = self
+            .send("POST", "/v1/aois", Some(token), Some(field))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
     }
 
     async fn signup(&self, email: &str) -> Value {
@@ -631,14 +636,7 @@ async fn jobs_endpoints() {
         let app = App::new(&db, config());
         let t = token(&app.signup("ana@x.io").await);
         let other = token(&app.signup("eve@x.io").await);
-        let farm = app
-            .send("POST", "/v1/farms", Some(&t), Some(json!({"name": "F"})))
-            .await
-            .body;
-        let aoi = app
-            .send("POST", "/v1/aois", Some(&t), Some(json!({"farm_id": farm["id"], "name": "A", "use_type": "CROP", "geometry": square(-49.3, -16.7, 0.01)})))
-            .await
-            .body;
+        let aoi = app.field_in_new_farm(&t).await;
         let job_id = aoi["backfill_job_id"].as_str().unwrap();
         let job = app
             .send("GET", &format!("/v1/jobs/{job_id}"), Some(&t), None)
@@ -1132,14 +1130,7 @@ async fn field_weeks_history_and_raster_download() {
         let t = token(&login);
         let tenant = login["tenant"]["id"].as_str().unwrap().to_owned();
         let other = token(&app.signup("eve@x.io").await);
-        let farm = app
-            .send("POST", "/v1/farms", Some(&t), Some(json!({"name": "F"})))
-            .await
-            .body;
-        let aoi = app
-            .send("POST", "/v1/aois", Some(&t), Some(json!({"farm_id": farm["id"], "name": "A", "use_type": "CROP", "geometry": square(-49.3, -16.7, 0.01)})))
-            .await
-            .body;
+        let aoi = app.field_in_new_farm(&t).await;
         let aoi_id = aoi["id"].as_str().unwrap();
         let key = format!("tenants/{tenant}/aois/{aoi_id}/2026/W10/v1.tif");
         let cog = include_bytes!("../../vivacampo-raster/tests/fixtures/rgbn.tif");
@@ -1333,14 +1324,7 @@ async fn bad_path_segments_answer_the_error_shape() {
     for db in TestDb::all().await {
         let app = App::new(&db, config());
         let t = token(&app.signup("ana@x.io").await);
-        let farm = app
-            .send("POST", "/v1/farms", Some(&t), Some(json!({"name": "F"})))
-            .await
-            .body;
-        let aoi = app
-            .send("POST", "/v1/aois", Some(&t), Some(json!({"farm_id": farm["id"], "name": "A", "use_type": "CROP", "geometry": square(-49.3, -16.7, 0.01)})))
-            .await
-            .body;
+        let aoi = app.field_in_new_farm(&t).await;
         let aoi_id = aoi["id"].as_str().unwrap();
         let raster =
             |year: &str, week: &str| format!("/v1/aois/{aoi_id}/weeks/{year}/{week}/raster.tif");

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use vivacampo_api::tiles::TileConfig;
 use vivacampo_api::tiles::signing::TileGrant;
-use vivacampo_api::{ApiConfig, AppState, router};
+use vivacampo_api::{AppState, router};
 use vivacampo_core::metrics::Registry;
 use vivacampo_core::weeks::IsoWeek;
 use vivacampo_imagery::store::{RasterStore, RasterVersion, field_week_key};
@@ -21,6 +21,9 @@ use vivacampo_raster::raster::{Buffer, Raster};
 use vivacampo_raster::tiff::BandInfo;
 use vivacampo_store::field_weeks::{WeekResult, WeekStatus};
 use vivacampo_store::testing::TestDb;
+
+mod support;
+use support::config;
 
 struct Reply {
     status: StatusCode,
@@ -84,18 +87,6 @@ impl App {
             headers,
             bytes,
         }
-    }
-}
-
-fn config() -> ApiConfig {
-    ApiConfig {
-        token_ttl: Duration::from_secs(3600),
-        signup_enabled: true,
-        body_limit: 64 * 1024,
-        auth_attempts_per_minute: 1000,
-        default_backfill_weeks: 8,
-        demo_account: None,
-        basemap: vivacampo_api::routes::web::DEFAULT_BASEMAP.into(),
     }
 }
 

@@ -140,11 +140,8 @@ impl Conn {
             }
             match self.exchange(method, path, headers, body).await {
                 Ok(r) => return Ok(r),
-                Err(e) if attempt == 0 => {
-                    // A closed keep-alive connection: reconnect once.
-                    self.stream = None;
-                    let _ = e;
-                }
+                // A closed keep-alive connection: reconnect once.
+                Err(_) if attempt == 0 => self.stream = None,
                 Err(e) => return Err(e),
             }
         }
