@@ -9,9 +9,17 @@ wire_enum!(
     JobType {
         Backfill => "BACKFILL",
         ProcessWeek => "PROCESS_WEEK",
+        ProcessRadarWeek => "PROCESS_RADAR_WEEK",
         ProcessWeather => "PROCESS_WEATHER",
         DeleteAoiAssets => "DELETE_AOI_ASSETS",
         Retention => "RETENTION",
+        /// Judges one field at one ISO week and applies the signal lifecycle.
+        DetectSignals => "DETECT_SIGNALS",
+        /// Delivers a signal event (webhooks, e-mail).
+        Notify => "NOTIFY",
+        DeliverWebhook => "DELIVER_WEBHOOK",
+        SendEmail => "SEND_EMAIL",
+        EmailDigest => "EMAIL_DIGEST",
     }
 );
 
@@ -69,6 +77,15 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The policy of a job type. Every type gets 3 attempts and a 5-minute timeout by default.
     pub fn for_type(job_type: JobType) -> RetryPolicy {
+        if matches!(job_type, JobType::DeliverWebhook | JobType::SendEmail) {
+            // A receiver or mail server that is down for a while: 6 attempts over ~30 minutes.
+            return RetryPolicy {
+                max_attempts: 6,
+                timeout: Duration::from_secs(60),
+                base_backoff: Duration::from_secs(60),
+                max_backoff: Duration::from_secs(15 * 60),
+            };
+        }
         let timeout = match job_type {
             JobType::Backfill | JobType::DeleteAoiAssets => Duration::from_secs(120),
             _ => Duration::from_secs(300),
@@ -97,9 +114,75 @@ pub struct Progress {
     pub total: i64,
 }
 
+/// Longest job error tenants see; the full text is in the worker's log.
+pub const MAX_PUBLIC_ERROR_CHARS: usize = 300;
+
+/// A job error as tenants may read it (`last_error`, a run's `error`): `detail` with every
+/// location (a URL such as `s3://bucket/key` or `file:///srv/…`, an absolute path)
+/// replaced by "(location hidden)", cut to [`MAX_PUBLIC_ERROR_CHARS`]. The worker logs the
+/// full text with the job id.
+pub fn public_error(detail: &str) -> String {
+    let words: Vec<String> = detail
+        .split(' ')
+        .map(|word| {
+            let core = word.trim_matches(|c: char| {
+                matches!(
+                    c,
+                    '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '<' | '>' | ',' | ';' | ':'
+                )
+            });
+            let is_location = core.contains("://") || (core.starts_with('/') && core.len() > 1);
+            if is_location {
+                word.replacen(core, "(location hidden)", 1)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    let text = words.join(" ");
+    if text.chars().count() > MAX_PUBLIC_ERROR_CHARS {
+        let cut: String = text.chars().take(MAX_PUBLIC_ERROR_CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_errors_name_no_storage_location() {
+        assert_eq!(
+            public_error(
+                "raster store: file:///var/lib/vivacampo/rasters/tenants/t/aois/a/2026-W03.tif: Permission denied (os error 13)"
+            ),
+            "raster store: (location hidden): Permission denied (os error 13)"
+        );
+        assert_eq!(
+            public_error("raster store: s3://bucket/prefix/tenants/x.tif: connection refused"),
+            "raster store: (location hidden): connection refused"
+        );
+        assert_eq!(
+            public_error("cannot open \"/srv/data/x.tif\" (No such file)"),
+            "cannot open \"(location hidden)\" (No such file)"
+        );
+        assert_eq!(
+            public_error(
+                "catalog search: https://earth-search.aws.element84.com/v1/search: HTTP 502"
+            ),
+            "catalog search: (location hidden): HTTP 502"
+        );
+        assert_eq!(
+            public_error("timed out after 300 s"),
+            "timed out after 300 s"
+        );
+        assert_eq!(public_error("I/O error, 1/2 done"), "I/O error, 1/2 done");
+        let long = public_error(&"x".repeat(1000));
+        assert_eq!(long.chars().count(), MAX_PUBLIC_ERROR_CHARS);
+        assert!(long.ends_with('…'));
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -195,6 +195,35 @@ impl Registry {
         }
     }
 
+    /// A histogram family summed over the series whose labels `keep` accepts: the bucket bounds,
+    /// the per-bucket (not cumulative) counts, and the count of all observations (those above
+    /// the last bound included). `None` if the family has no such series.
+    pub fn histogram_sum(
+        &self,
+        name: &str,
+        keep: impl Fn(&[(&'static str, String)]) -> bool,
+    ) -> Option<(&'static [f64], Vec<u64>, u64)> {
+        let families = self.families.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total: Option<(&'static [f64], Vec<u64>, u64)> = None;
+        for (labels, series) in &families.get(name)?.series {
+            if let Series::Histogram {
+                bounds,
+                counts,
+                count,
+                ..
+            } = series
+                && keep(labels)
+            {
+                let entry = total.get_or_insert_with(|| (*bounds, vec![0; bounds.len()], 0));
+                if entry.0 == *bounds {
+                    entry.1.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
+                    entry.2 += count;
+                }
+            }
+        }
+        total
+    }
+
     /// Renders every family in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let families = self.families.lock().unwrap_or_else(|e| e.into_inner());
@@ -317,6 +346,25 @@ mod tests {
             ),
             Some(2.0)
         );
+    }
+
+    #[test]
+    fn histograms_sum_over_chosen_series() {
+        let r = Registry::new();
+        for (status, value) in [("200", 0.05), ("200", 0.5), ("500", 2.0), ("500", 20.0)] {
+            r.observe("lat", "L.", &[("status", status)], &[0.1, 1.0, 5.0], value);
+        }
+        assert_eq!(
+            r.histogram_sum("lat", |_| true),
+            Some((&[0.1, 1.0, 5.0][..], vec![1, 1, 1], 4))
+        );
+        assert_eq!(
+            r.histogram_sum("lat", |l| l
+                .iter()
+                .any(|(k, v)| *k == "status" && v.starts_with('5'))),
+            Some((&[0.1, 1.0, 5.0][..], vec![0, 0, 1], 2))
+        );
+        assert_eq!(r.histogram_sum("nope", |_| true), None);
     }
 
     #[test]

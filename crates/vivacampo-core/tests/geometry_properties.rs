@@ -272,18 +272,14 @@ fn segments_meet(a: (i64, i64), b: (i64, i64), c: (i64, i64), d: (i64, i64)) -> 
 }
 
 #[test]
-fn ten_thousand_vertex_field_validates_quickly() {
+fn ten_thousand_vertex_field_validates() {
     // A 10 000-vertex irregular outline of about 300 ha.
     let radii: Vec<f64> = (0..10_000)
         .map(|i| 1_000.0 + 150.0 * ((i as f64) * 0.37).sin() + 40.0 * ((i as f64) * 5.1).cos())
         .collect();
     let ring = closed(star_ring(-55.7, -12.5, &radii, 0.0));
     let geojson = polygon_geojson(&ring);
-    let started = std::time::Instant::now();
     let field = FieldGeometry::from_geojson(&geojson).unwrap();
-    let elapsed = started.elapsed();
-    println!("10 000-vertex field validated in {elapsed:?}");
     assert_eq!(field.vertex_count(), 10_000);
-    // Generous: debug build on a shared machine. Release takes a few milliseconds.
-    assert!(elapsed < std::time::Duration::from_secs(2), "{elapsed:?}");
+    // How fast: `cargo bench -p vivacampo-core` (benches/geometry.rs), not a limit here.
 }
