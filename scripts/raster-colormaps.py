@@ -6,9 +6,9 @@ import os
 import matplotlib
 import numpy as np
 
-NAMES = ["rdylgn", "viridis", "blues", "ylgn", "spectral", "greys"]
+NAMES = ["rdylgn", "viridis", "blues", "ylgn", "spectral", "greys", "rdylbu"]
 MPL = {"rdylgn": "RdYlGn", "viridis": "viridis", "blues": "Blues", "ylgn": "YlGn",
-       "spectral": "Spectral", "greys": "Greys"}
+       "spectral": "Spectral", "greys": "Greys", "rdylbu": "RdYlBu"}
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 out = os.path.join(root, "crates", "vivacampo-raster", "src", "colormap_tables.rs")

@@ -7,7 +7,9 @@ use crate::colormap_tables as t;
 pub type Colormap = [[u8; 3]; 256];
 
 /// Colormap names; any of them with `_r` appended is the reversed map.
-pub const NAMES: [&str; 6] = ["rdylgn", "viridis", "blues", "ylgn", "spectral", "greys"];
+pub const NAMES: [&str; 7] = [
+    "rdylgn", "viridis", "blues", "ylgn", "spectral", "greys", "rdylbu",
+];
 
 /// A colormap by name (`rdylgn`, `viridis_r`, ...).
 pub fn get(name: &str) -> Option<Colormap> {
@@ -22,6 +24,7 @@ pub fn get(name: &str) -> Option<Colormap> {
         "ylgn" => t::YLGN,
         "spectral" => t::SPECTRAL,
         "greys" => t::GREYS,
+        "rdylbu" => t::RDYLBU,
         _ => return None,
     };
     if reversed {

@@ -23,7 +23,8 @@ pub enum Error {
     Invalid(String),
     #[error("PNG encoding: {0}")]
     Png(String),
-    #[error("I/O: {0}")]
+    /// The cause is the whole message (a `{0}` here would print it again through `source()`).
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -91,6 +91,7 @@ pub mod geo;
 pub mod index;
 pub mod mask;
 pub mod png;
+pub mod radar;
 pub mod raster;
 pub mod render;
 pub mod source;

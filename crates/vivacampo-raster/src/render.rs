@@ -22,6 +22,8 @@ pub enum Selection {
         name: String,
         bands: Vec<(Band, usize)>,
     },
+    /// A radar index (`crate::radar`) from the file's (1-based) linear-power VV and VH bands.
+    Radar { name: String, vv: usize, vh: usize },
 }
 
 impl Selection {
@@ -60,6 +62,12 @@ impl Selection {
                     }
                 }
             }
+            Selection::Radar { vv, vh, .. } => {
+                out.push(*vv);
+                if vh != vv {
+                    out.push(*vh);
+                }
+            }
         }
         out
     }
@@ -77,6 +85,11 @@ impl Selection {
                     .map(|&(b, n)| (b, at(n)))
                     .collect(),
             },
+            Selection::Radar { name, vv, vh } => Selection::Radar {
+                name: name.clone(),
+                vv: at(*vv),
+                vh: at(*vh),
+            },
         }
     }
 
@@ -85,6 +98,15 @@ impl Selection {
         match self {
             Selection::Band(n) if ok(*n) => Ok(()),
             Selection::Band(n) => Err(Error::Invalid(format!("band {n} not in 1..={file_bands}"))),
+            Selection::Radar { name, vv, vh } => {
+                if !crate::radar::is_radar_index(name) {
+                    return Err(Error::Invalid(format!("unknown radar index {name}")));
+                }
+                match [*vv, *vh].into_iter().find(|&n| !ok(n)) {
+                    Some(n) => Err(Error::Invalid(format!("band {n} not in 1..={file_bands}"))),
+                    None => Ok(()),
+                }
+            }
             Selection::Index { name, bands } => {
                 for need in index::bands(name)? {
                     match bands.iter().find(|(b, _)| b == need) {
@@ -152,6 +174,21 @@ pub fn values(r: &Raster, selection: &Selection, scalings: &[Scaling]) -> Result
             let input: Vec<(Band, &[f64])> = cols.iter().map(|(b, v)| (*b, v.as_slice())).collect();
             index::compute(name, &input)
         }
+        Selection::Radar { name, vv, vh } => {
+            let scaled = |n: usize| {
+                scaled_band(
+                    r,
+                    n - 1,
+                    scalings.get(n - 1).copied().unwrap_or(Scaling::IDENTITY),
+                )
+            };
+            let (vv, vh) = (scaled(*vv), scaled(*vh));
+            Ok(vv
+                .iter()
+                .zip(&vh)
+                .map(|(&vv, &vh)| crate::radar::value(name, vv, vh))
+                .collect())
+        }
     }
 }
 
@@ -207,6 +244,11 @@ pub fn rgba(
         Selection::Index { name, .. } => {
             let info =
                 index::info(name).ok_or_else(|| Error::Invalid(format!("unknown index {name}")))?;
+            ((info.range[0], info.range[1]), info.colormap.to_string())
+        }
+        Selection::Radar { name, .. } => {
+            let info = crate::radar::info(name)
+                .ok_or_else(|| Error::Invalid(format!("unknown radar index {name}")))?;
             ((info.range[0], info.range[1]), info.colormap.to_string())
         }
         Selection::Band(_) => (default_band_range(&v, dtype), "greys_r".to_string()),
@@ -504,6 +546,9 @@ pub struct BandLayout {
     pub spectral: Vec<(Band, usize)>,
     /// 1-based band described `mask` (1 = clear pixel inside the field).
     pub mask: Option<usize>,
+    /// 1-based bands described `VV` and `VH` (a radar COG's linear backscatter).
+    pub vv: Option<usize>,
+    pub vh: Option<usize>,
 }
 
 impl BandLayout {
@@ -512,6 +557,8 @@ impl BandLayout {
         for (i, info) in tiff.band_info.iter().enumerate() {
             match info.description.as_deref() {
                 Some("mask") => layout.mask = Some(i + 1),
+                Some("VV") => layout.vv = Some(i + 1),
+                Some("VH") => layout.vh = Some(i + 1),
                 Some(d) => {
                     if let Some(band) = sentinel2_band(d) {
                         layout.spectral.push((band, i + 1));
@@ -525,6 +572,18 @@ impl BandLayout {
 
     /// The selection of index `name` over this file; an error names a band the file lacks.
     pub fn selection(&self, name: &str) -> Result<Selection> {
+        if crate::radar::is_radar_index(name) {
+            return match (self.vv, self.vh) {
+                (Some(vv), Some(vh)) => Ok(Selection::Radar {
+                    name: name.to_owned(),
+                    vv,
+                    vh,
+                }),
+                _ => Err(Error::Invalid(format!(
+                    "{name} needs the VV and VH bands of a radar raster"
+                ))),
+            };
+        }
         let selection = Selection::Index {
             name: name.to_owned(),
             bands: self.spectral.clone(),
@@ -558,5 +617,49 @@ mod tests {
             bands: vec![(Band::Red, 3)],
         };
         assert!(s.check(4).is_err());
+    }
+
+    #[test]
+    fn radar_selection_computes_the_index_per_pixel() {
+        let s = Selection::Radar {
+            name: "rvi".into(),
+            vv: 2,
+            vh: 3,
+        };
+        assert_eq!(s.file_bands(), vec![2, 3]);
+        assert_eq!(
+            s.remapped(&[2, 3]),
+            Selection::Radar {
+                name: "rvi".into(),
+                vv: 1,
+                vh: 2
+            }
+        );
+        assert!(s.check(2).is_err());
+        // Bands: mask, VV, VH; the second pixel has no valid observation.
+        let r = Raster {
+            width: 2,
+            height: 1,
+            bands: 3,
+            data: Buffer::F32(vec![1.0, 0.0, 0.1, f32::NAN, 0.025, f32::NAN]),
+        };
+        let v = values(&r, &s, &[Scaling::IDENTITY; 3]).unwrap();
+        assert!((v[0] - 4.0 * 0.025 / 0.125).abs() < 1e-6 && v[1].is_nan());
+        let db = Selection::Radar {
+            name: "vv_db".into(),
+            vv: 2,
+            vh: 3,
+        };
+        let v = values(&r, &db, &[Scaling::IDENTITY; 3]).unwrap();
+        assert!((v[0] + 10.0).abs() < 1e-5);
+        let rgba = rgba(
+            &r,
+            &s,
+            &[Scaling::IDENTITY; 3],
+            &Style::default(),
+            DType::F32,
+        )
+        .unwrap();
+        assert_eq!((rgba[3], rgba[7]), (255, 0), "no observation: transparent");
     }
 }
