@@ -24,7 +24,8 @@ pub struct Aoi {
     pub geometry_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Jobs of this field still in play (PENDING, RUNNING or FAILED).
+    /// Imagery jobs of this field (BACKFILL, PROCESS_WEEK) still in play (PENDING, RUNNING or
+    /// FAILED): what the processing progress waits for. Weather jobs have their own state.
     pub pending_jobs: i64,
     /// The newest processed week, if any.
     pub last_processed_week: Option<IsoWeek>,
@@ -74,7 +75,8 @@ pub struct AoiWeek {
 
 const AOI_SELECT: &str = "SELECT a.id, a.tenant_id, a.farm_id, a.name, a.use_type, a.status, a.area_ha,
         a.min_lon, a.min_lat, a.max_lon, a.max_lat, a.geometry, a.geometry_version, a.created_at, a.updated_at,
-        (SELECT COUNT(*) FROM jobs j WHERE j.aoi_id = a.id AND j.status IN ('PENDING', 'RUNNING', 'FAILED')) AS pending_jobs,
+        (SELECT COUNT(*) FROM jobs j WHERE j.aoi_id = a.id AND j.job_type IN ('BACKFILL', 'PROCESS_WEEK')
+            AND j.status IN ('PENDING', 'RUNNING', 'FAILED')) AS pending_jobs,
         (SELECT MAX(w.year * 100 + w.week) FROM aoi_weeks w WHERE w.aoi_id = a.id AND w.status <> 'PLANNED') AS last_week
      FROM aois a";
 
@@ -207,6 +209,52 @@ fn backfill_job(tenant_id: &str, aoi_id: &str, geometry_version: i64, weeks: u32
     }
 }
 
+/// Inserts a field, its BACKFILL job and the audit entry; returns (field id, job id).
+async fn insert_aoi(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant_id: &str,
+    actor_id: &str,
+    new: &NewAoi,
+) -> Result<(String, String)> {
+    let id = new_id();
+    let now = now_ms();
+    let [min_lon, min_lat, max_lon, max_lat] = new.shape.bbox;
+    sqlx::query(
+        "INSERT INTO aois (id, tenant_id, farm_id, name, use_type, status, area_ha, min_lon, min_lat, max_lon, max_lat,
+                           geometry, geometry_version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, $7, $8, $9, $10, $11, 1, $12, $12)",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(&new.farm_id)
+    .bind(&new.name)
+    .bind(&new.use_type)
+    .bind(new.shape.area_ha)
+    .bind(min_lon)
+    .bind(min_lat)
+    .bind(max_lon)
+    .bind(max_lat)
+    .bind(new.shape.geometry.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let job = queue::enqueue(tx, &backfill_job(tenant_id, &id, 1, new.backfill_weeks)).await?;
+    audit::record(
+        tx,
+        AuditEntry {
+            tenant_id: Some(tenant_id),
+            actor_id: Some(actor_id),
+            action: "CREATE",
+            resource_type: "aoi",
+            resource_id: &id,
+            details: serde_json::json!({"name": new.name, "farm_id": new.farm_id, "use_type": new.use_type,
+                                        "area_ha": new.shape.area_ha}),
+        },
+    )
+    .await?;
+    Ok((id, job.job.id))
+}
+
 impl Store {
     /// Creates a field after the quota check and enqueues its backfill, in one transaction.
     /// Returns the field and the backfill job id.
@@ -219,49 +267,50 @@ impl Store {
         let mut tx = self.begin().await?;
         farm_by_id(&mut tx, tenant_id, &new.farm_id).await?;
         check_quota(&mut tx, tenant_id, 1, new.shape.area_ha, 0.0).await?;
-        let id = new_id();
-        let now = now_ms();
-        let [min_lon, min_lat, max_lon, max_lat] = new.shape.bbox;
-        sqlx::query(
-            "INSERT INTO aois (id, tenant_id, farm_id, name, use_type, status, area_ha, min_lon, min_lat, max_lon, max_lat,
-                               geometry, geometry_version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, $7, $8, $9, $10, $11, 1, $12, $12)",
-        )
-        .bind(&id)
-        .bind(tenant_id)
-        .bind(&new.farm_id)
-        .bind(&new.name)
-        .bind(&new.use_type)
-        .bind(new.shape.area_ha)
-        .bind(min_lon)
-        .bind(min_lat)
-        .bind(max_lon)
-        .bind(max_lat)
-        .bind(new.shape.geometry.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let job = queue::enqueue(
-            &mut tx,
-            &backfill_job(tenant_id, &id, 1, new.backfill_weeks),
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            AuditEntry {
-                tenant_id: Some(tenant_id),
-                actor_id: Some(actor_id),
-                action: "CREATE",
-                resource_type: "aoi",
-                resource_id: &id,
-                details: serde_json::json!({"name": new.name, "farm_id": new.farm_id, "use_type": new.use_type,
-                                            "area_ha": new.shape.area_ha}),
-            },
-        )
-        .await?;
+        let (id, job_id) = insert_aoi(&mut tx, tenant_id, actor_id, &new).await?;
         let aoi = aoi_by_id(&mut tx, tenant_id, &id).await?;
         tx.commit().await?;
-        Ok((aoi, job.job.id))
+        Ok((aoi, job_id))
+    }
+
+    /// Creates many fields of one farm and enqueues their backfills in one transaction: all of
+    /// them or, on any error (a quota, a missing farm), none. The quotas are checked once for the
+    /// whole batch. Returns each field's id and backfill job id, in order.
+    pub async fn create_aois(
+        &self,
+        tenant_id: &str,
+        actor_id: &str,
+        farm_id: &str,
+        fields: &[NewAoi],
+    ) -> Result<Vec<(String, String)>> {
+        let mut tx = self.begin().await?;
+        farm_by_id(&mut tx, tenant_id, farm_id).await?;
+        let hectares: f64 = fields.iter().map(|f| f.shape.area_ha).sum();
+        check_quota(&mut tx, tenant_id, fields.len() as i64, hectares, 0.0).await?;
+        let mut created = Vec::with_capacity(fields.len());
+        for new in fields {
+            if new.farm_id != farm_id {
+                return Err(StoreError::NotFound);
+            }
+            created.push(insert_aoi(&mut tx, tenant_id, actor_id, new).await?);
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Every active field of a farm, by name (for export and import checks).
+    pub async fn farm_aois(&self, tenant_id: &str, farm_id: &str) -> Result<Vec<Aoi>> {
+        let mut conn = self.conn().await?;
+        farm_by_id(&mut conn, tenant_id, farm_id).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{AOI_SELECT} WHERE a.tenant_id = $1 AND a.farm_id = $2 AND a.status = 'ACTIVE'
+             ORDER BY a.name, a.id"
+        )))
+        .bind(tenant_id)
+        .bind(farm_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(aoi_from).collect()
     }
 
     /// A tenant's field.
@@ -452,16 +501,37 @@ impl Store {
         let mut tx = self.begin().await?;
         let aoi = aoi_by_id(&mut tx, tenant_id, id).await?;
         let job = queue::enqueue(&mut tx, &delete_assets_job(tenant_id, id)).await?;
-        // Jobs that would work on the deleted field are pointless now.
-        sqlx::query(
-            "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1
-             WHERE aoi_id = $2 AND tenant_id = $3 AND status IN ('PENDING', 'FAILED') AND job_type <> 'DELETE_AOI_ASSETS'",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .bind(tenant_id)
-        .execute(&mut *tx)
-        .await?;
+        // Jobs that would work on the deleted field are pointless now: running ones stop at
+        // their next heartbeat, and their parents are settled. The second pass sees children a
+        // fan-out committed while the first waited for their parent's row.
+        let mut cancelled = Vec::new();
+        for _ in 0..2 {
+            let rows = sqlx::query(
+                "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1
+                 WHERE aoi_id = $2 AND tenant_id = $3 AND status IN ('PENDING', 'RUNNING', 'FAILED')
+                   AND job_type <> 'DELETE_AOI_ASSETS'
+                 RETURNING id, parent_job_id",
+            )
+            .bind(now_ms())
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                cancelled.push((
+                    col::<String>(row, "id")?,
+                    col::<Option<String>>(row, "parent_job_id")?,
+                ));
+            }
+        }
+        let ids: Vec<String> = cancelled.iter().map(|(id, _)| id.clone()).collect();
+        queue::close_cancelled_runs(&mut tx, &ids).await?;
+        let mut parents: Vec<String> = cancelled.into_iter().filter_map(|(_, p)| p).collect();
+        parents.sort();
+        parents.dedup();
+        for parent in parents {
+            queue::settle_parent(&mut tx, &parent).await?;
+        }
         sqlx::query("DELETE FROM aois WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)

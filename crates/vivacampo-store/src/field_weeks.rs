@@ -114,7 +114,8 @@ fn week_from(row: &sqlx::any::AnyRow) -> Result<IsoWeek> {
 impl Store {
     /// Records a processed week, replacing an earlier result of the same week (re-runs never
     /// duplicate). Returns the raster key the week named before, read in the same transaction,
-    /// so the caller can delete exactly the file no row names any more.
+    /// so the caller can delete exactly the file no row names any more. `NotFound`: the field
+    /// is not (or no longer, even if deleted while this ran) in the tenant.
     pub async fn record_aoi_week(
         &self,
         tenant_id: &str,
@@ -122,35 +123,16 @@ impl Store {
         result: &WeekResult,
     ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let exists: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM aois WHERE id = $1 AND tenant_id = $2")
-                .bind(aoi_id)
-                .bind(tenant_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if exists == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let replaced = lock_week(
+            &mut tx,
+            self.backend,
+            OPTICAL,
+            tenant_id,
+            aoi_id,
+            result.week,
+        )
+        .await?;
         let (year, week) = (i64::from(result.week.year), i64::from(result.week.week));
-        // Two attempts of one week (a lost lease) must not both see the same old key: on
-        // PostgreSQL the row is locked; SQLite's write transaction already serialises them.
-        let previous = match self.backend {
-            Backend::Postgres => {
-                "SELECT raster_key FROM aoi_weeks
-                 WHERE tenant_id = $1 AND aoi_id = $2 AND year = $3 AND week = $4 FOR UPDATE"
-            }
-            Backend::Sqlite => {
-                "SELECT raster_key FROM aoi_weeks
-                 WHERE tenant_id = $1 AND aoi_id = $2 AND year = $3 AND week = $4"
-            }
-        };
-        let replaced: Option<Option<String>> = sqlx::query_scalar(previous)
-            .bind(tenant_id)
-            .bind(aoi_id)
-            .bind(year)
-            .bind(week)
-            .fetch_optional(&mut *tx)
-            .await?;
         let now = now_ms();
         sqlx::query(
             "INSERT INTO aoi_weeks (tenant_id, aoi_id, year, week, week_start, status, updated_at, scene_datetime,
@@ -176,37 +158,17 @@ impl Store {
         .bind(result.raster_bytes)
         .persistent(false)
         .execute(&mut *tx)
+        .await
+        .map_err(field_gone)?;
+        replace_week_stats(
+            &mut tx,
+            OPTICAL,
+            tenant_id,
+            aoi_id,
+            result.week,
+            &result.stats,
+        )
         .await?;
-        sqlx::query("DELETE FROM aoi_week_stats WHERE aoi_id = $1 AND year = $2 AND week = $3")
-            .bind(aoi_id)
-            .bind(year)
-            .bind(week)
-            .execute(&mut *tx)
-            .await?;
-        for stats in &result.stats {
-            sqlx::query(
-                "INSERT INTO aoi_week_stats (tenant_id, aoi_id, year, week, index_name, pixel_count, valid_count,
-                                             mean, std, min, max, p10, p50, p90)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(tenant_id)
-            .bind(aoi_id)
-            .bind(year)
-            .bind(week)
-            .bind(&stats.index)
-            .bind(stats.count)
-            .bind(stats.valid_count)
-            .bind(stats.mean)
-            .bind(stats.std)
-            .bind(stats.min)
-            .bind(stats.max)
-            .bind(stats.p10)
-            .bind(stats.p50)
-            .bind(stats.p90)
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
         Ok(replaced
             .flatten()
@@ -221,27 +183,7 @@ impl Store {
         before: time::Date,
         limit: i64,
     ) -> Result<Vec<StoredRaster>> {
-        let mut conn = self.conn().await?;
-        let rows = sqlx::query(
-            "SELECT aoi_id, year, week, raster_key, raster_bytes FROM aoi_weeks
-             WHERE tenant_id = $1 AND raster_key IS NOT NULL AND week_start < $2
-             ORDER BY week_start, aoi_id LIMIT $3",
-        )
-        .bind(tenant_id)
-        .bind(before.to_string())
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredRaster {
-                    aoi_id: col(r, "aoi_id")?,
-                    week: week_from(r)?,
-                    key: col(r, "raster_key")?,
-                    bytes: col(r, "raster_bytes")?,
-                })
-            })
-            .collect()
+        week_rasters_before(self, OPTICAL, tenant_id, before, limit).await
     }
 
     /// Forgets a week's COG and keeps its statistics. False when the week meanwhile names
@@ -270,12 +212,28 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Every raster key a tenant's rows name, optical and radar (the orphan sweep keeps these).
+    pub async fn raster_keys(&self, tenant_id: &str) -> Result<std::collections::HashSet<String>> {
+        let mut conn = self.conn().await?;
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT raster_key FROM aoi_weeks WHERE tenant_id = $1 AND raster_key IS NOT NULL
+             UNION SELECT raster_key FROM aoi_radar_weeks WHERE tenant_id = $2 AND raster_key IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(tenant_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(keys.into_iter().collect())
+    }
+
     /// Bytes of the field-week COGs the store knows of, per tenant.
     pub async fn raster_bytes_by_tenant(&self) -> Result<Vec<(String, i64)>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT tenant_id, CAST(SUM(raster_bytes) AS BIGINT) AS bytes FROM aoi_weeks
-             WHERE raster_key IS NOT NULL GROUP BY tenant_id ORDER BY tenant_id",
+            "SELECT tenant_id, CAST(SUM(raster_bytes) AS BIGINT) AS bytes FROM
+               (SELECT tenant_id, raster_bytes FROM aoi_weeks WHERE raster_key IS NOT NULL
+                UNION ALL SELECT tenant_id, raster_bytes FROM aoi_radar_weeks WHERE raster_key IS NOT NULL) r
+             GROUP BY tenant_id ORDER BY tenant_id",
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -359,46 +317,210 @@ impl Store {
         .bind(index)
         .fetch_all(&mut *conn)
         .await?;
-        let mut points = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let status: String = col(r, "status")?;
-            let count: Option<i64> = col(r, "pixel_count")?;
-            let stats = match (status.as_str(), count) {
-                ("OK", Some(count)) => Some(IndexStats {
-                    index: index.to_owned(),
-                    count,
-                    valid_count: col(r, "valid_count")?,
-                    mean: col(r, "mean")?,
-                    std: col(r, "std")?,
-                    min: col(r, "min")?,
-                    max: col(r, "max")?,
-                    p10: col(r, "p10")?,
-                    p50: col(r, "p50")?,
-                    p90: col(r, "p90")?,
-                }),
-                _ => None,
-            };
-            points.push(HistoryPoint {
+        history_points(&rows, index, from, to)
+    }
+}
+
+/// History points from rows of a week table joined with its statistics for `index` (oldest
+/// first), with baselines from every OK week, kept within `from..=to`.
+pub(crate) fn history_points(
+    rows: &[sqlx::any::AnyRow],
+    index: &str,
+    from: Option<IsoWeek>,
+    to: Option<IsoWeek>,
+) -> Result<Vec<HistoryPoint>> {
+    let mut points = Vec::with_capacity(rows.len());
+    for r in rows {
+        let status: String = col(r, "status")?;
+        let count: Option<i64> = col(r, "pixel_count")?;
+        let stats = match (status.as_str(), count) {
+            ("OK", Some(count)) => Some(IndexStats {
+                index: index.to_owned(),
+                count,
+                valid_count: col(r, "valid_count")?,
+                mean: col(r, "mean")?,
+                std: col(r, "std")?,
+                min: col(r, "min")?,
+                max: col(r, "max")?,
+                p10: col(r, "p10")?,
+                p50: col(r, "p50")?,
+                p90: col(r, "p90")?,
+            }),
+            _ => None,
+        };
+        points.push(HistoryPoint {
+            week: week_from(r)?,
+            status,
+            scene_datetime: col(r, "scene_datetime")?,
+            valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
+            stats,
+            baseline: None,
+            anomaly: None,
+        });
+    }
+    let series: Vec<(IsoWeek, f64)> = points
+        .iter()
+        .filter_map(|p| Some((p.week, p.stats.as_ref()?.mean?)))
+        .collect();
+    for point in &mut points {
+        if let Some(mean) = point.stats.as_ref().and_then(|s| s.mean) {
+            point.baseline = baseline(point.week, &series);
+            point.anomaly = point.baseline.map(|b| mean - b);
+        }
+    }
+    points.retain(|p| from.is_none_or(|f| p.week >= f) && to.is_none_or(|t| p.week <= t));
+    Ok(points)
+}
+
+/// The tables of one kind of field-week: optical or radar. Their names are the only text
+/// these helpers put into SQL, and they are constants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WeekTables {
+    weeks: &'static str,
+    stats: &'static str,
+}
+
+pub(crate) const OPTICAL: WeekTables = WeekTables {
+    weeks: "aoi_weeks",
+    stats: "aoi_week_stats",
+};
+
+pub(crate) const RADAR: WeekTables = WeekTables {
+    weeks: "aoi_radar_weeks",
+    stats: "aoi_radar_stats",
+};
+
+/// In the transaction that records a week: `NotFound` unless the field is the tenant's, else
+/// the COG key the week names now (`None`: no row yet). Two attempts of one week (a lost lease)
+/// must not both see the same old key: on PostgreSQL the row is locked; SQLite's write
+/// transaction already serialises them.
+pub(crate) async fn lock_week(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    tables: WeekTables,
+    tenant_id: &str,
+    aoi_id: &str,
+    week: IsoWeek,
+) -> Result<Option<Option<String>>> {
+    let exists: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM aois WHERE id = $1 AND tenant_id = $2")
+            .bind(aoi_id)
+            .bind(tenant_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    if exists == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let previous = format!(
+        "SELECT raster_key FROM {} WHERE tenant_id = $1 AND aoi_id = $2 AND year = $3 AND week = $4{lock}",
+        tables.weeks
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(previous))
+        .bind(tenant_id)
+        .bind(aoi_id)
+        .bind(i64::from(week.year))
+        .bind(i64::from(week.week))
+        .fetch_optional(&mut **tx)
+        .await?)
+}
+
+/// In the transaction that records a week: its statistics rows become `stats`.
+pub(crate) async fn replace_week_stats(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tables: WeekTables,
+    tenant_id: &str,
+    aoi_id: &str,
+    week: IsoWeek,
+    stats: &[IndexStats],
+) -> Result<()> {
+    let (year, week) = (i64::from(week.year), i64::from(week.week));
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {} WHERE aoi_id = $1 AND year = $2 AND week = $3",
+        tables.stats
+    )))
+    .bind(aoi_id)
+    .bind(year)
+    .bind(week)
+    .execute(&mut **tx)
+    .await?;
+    let insert = format!(
+        "INSERT INTO {} (tenant_id, aoi_id, year, week, index_name, pixel_count, valid_count,
+                         mean, std, min, max, p10, p50, p90)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        tables.stats
+    );
+    for s in stats {
+        sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+            .bind(tenant_id)
+            .bind(aoi_id)
+            .bind(year)
+            .bind(week)
+            .bind(&s.index)
+            .bind(s.count)
+            .bind(s.valid_count)
+            .bind(s.mean)
+            .bind(s.std)
+            .bind(s.min)
+            .bind(s.max)
+            .bind(s.p10)
+            .bind(s.p50)
+            .bind(s.p90)
+            .persistent(false)
+            .execute(&mut **tx)
+            .await
+            .map_err(field_gone)?;
+    }
+    Ok(())
+}
+
+/// A tenant's COGs of weeks that started before `before`, oldest first, at most `limit`.
+pub(crate) async fn week_rasters_before(
+    store: &Store,
+    tables: WeekTables,
+    tenant_id: &str,
+    before: time::Date,
+    limit: i64,
+) -> Result<Vec<StoredRaster>> {
+    let mut conn = store.conn().await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT aoi_id, year, week, raster_key, raster_bytes FROM {}
+         WHERE tenant_id = $1 AND raster_key IS NOT NULL AND week_start < $2
+         ORDER BY week_start, aoi_id LIMIT $3",
+        tables.weeks
+    )))
+    .bind(tenant_id)
+    .bind(before.to_string())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredRaster {
+                aoi_id: col(r, "aoi_id")?,
                 week: week_from(r)?,
-                status,
-                scene_datetime: col(r, "scene_datetime")?,
-                valid_pixel_ratio: col(r, "valid_pixel_ratio")?,
-                stats,
-                baseline: None,
-                anomaly: None,
-            });
+                key: col(r, "raster_key")?,
+                bytes: col(r, "raster_bytes")?,
+            })
+        })
+        .collect()
+}
+
+/// A field deleted after the existence check (its delete committed while the week was being
+/// recorded, possible on PostgreSQL) makes the insert break the foreign key: the field is gone,
+/// as if the check had not found it. SQLSTATE 23503 on PostgreSQL, extended code 787
+/// (SQLITE_CONSTRAINT_FOREIGNKEY) on SQLite.
+fn field_gone(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db)
+            if db.is_foreign_key_violation()
+                || matches!(db.code().as_deref(), Some("23503" | "787")) =>
+        {
+            StoreError::NotFound
         }
-        let series: Vec<(IsoWeek, f64)> = points
-            .iter()
-            .filter_map(|p| Some((p.week, p.stats.as_ref()?.mean?)))
-            .collect();
-        for point in &mut points {
-            if let Some(mean) = point.stats.as_ref().and_then(|s| s.mean) {
-                point.baseline = baseline(point.week, &series);
-                point.anomaly = point.baseline.map(|b| mean - b);
-            }
-        }
-        points.retain(|p| from.is_none_or(|f| p.week >= f) && to.is_none_or(|t| p.week <= t));
-        Ok(points)
+        _ => err.into(),
     }
 }

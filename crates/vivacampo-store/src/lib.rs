@@ -13,18 +13,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Connection, Transaction};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Transaction};
 
 pub mod accounts;
 pub mod aois;
 pub mod audit;
 pub mod farms;
 pub mod field_weeks;
+pub mod flags;
 pub mod migrate;
+pub mod notifications;
+pub mod operations;
 pub mod page;
+pub mod processes;
 pub mod queue;
+pub mod radar;
 pub mod schedule;
+pub mod signals;
+pub mod slow;
 pub mod testing;
+pub mod throttle;
+pub mod weather;
 
 pub use page::{Page, PageRequest};
 
@@ -98,11 +107,23 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Io(e) => StoreError::Unavailable(e.to_string()),
             sqlx::Error::Tls(e) => StoreError::Unavailable(e.to_string()),
+            // A connection the server closed mid-exchange (a terminated backend, a restart)
+            // surfaces as a protocol error or a crashed connection worker.
+            sqlx::Error::Protocol(m) => {
+                StoreError::Unavailable(format!("the connection broke: {m}"))
+            }
+            sqlx::Error::WorkerCrashed => {
+                StoreError::Unavailable("the connection's worker stopped".into())
+            }
+            sqlx::Error::BeginFailed => {
+                StoreError::Unavailable("the transaction could not begin".into())
+            }
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) => {
                 if db.is_unique_violation() {
                     StoreError::Conflict(db.message().to_owned())
-                } else if is_busy(db.code().as_deref()) {
+                } else if is_busy(db.code().as_deref()) || is_connection_lost(db.code().as_deref())
+                {
                     StoreError::Unavailable(db.message().to_owned())
                 } else {
                     StoreError::Database(err)
@@ -122,6 +143,13 @@ fn is_busy(code: Option<&str>) -> bool {
     )
 }
 
+/// PostgreSQL's connection exceptions (class 08) and operator interventions that end a session
+/// (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 57P05 idle session
+/// timeout): the database will answer again, on another connection.
+fn is_connection_lost(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "57P05"))
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How to open a [`Store`].
@@ -133,6 +161,10 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before it gets `UNAVAILABLE`.
     pub acquire_timeout: Duration,
+    /// Longest a statement may run, waiting for locks included (PostgreSQL
+    /// `statement_timeout`; SQLite `busy_timeout`, its wait for the write lock); past it the
+    /// caller gets `UNAVAILABLE`. Zero: no limit (PostgreSQL), 5 s (SQLite).
+    pub statement_timeout: Duration,
 }
 
 /// The database: a bounded connection pool plus the engine it talks to.
@@ -141,7 +173,14 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     waiting: Arc<AtomicUsize>,
+    flags: Arc<flags::FlagCache>,
+    /// One connection of its own, opened on first use (see [`Store::dedicated`]).
+    side: Option<AnyPool>,
 }
+
+/// The dedicated pool's bounds: one connection, short waits.
+const SIDE_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1000);
+const SIDE_STATEMENT_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Pool figures for `/metrics`.
 #[derive(Debug, Clone, Copy)]
@@ -160,35 +199,46 @@ impl Store {
         if backend == Backend::Sqlite {
             create_sqlite_parent(&options.url)?;
         }
-        let connect =
-            AnyConnectOptions::from_str(&sqlite_create_mode(&options.url)).map_err(|e| {
+        let connect = AnyConnectOptions::from_str(&sqlite_create_mode(&options.url))
+            .map_err(|e| {
                 StoreError::Config(format!("bad database URL {}: {e}", redact(&options.url)))
-            })?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA busy_timeout = 5000",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA synchronous = NORMAL",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(connect)
-            .await?;
+            })?
+            // Statements past the threshold come out as WARN events (see `slow`).
+            .log_slow_statements(log::LevelFilter::Warn, slow::threshold());
+        let pool = pool_options(
+            backend,
+            options.max_connections,
+            options.acquire_timeout,
+            options.statement_timeout,
+        )
+        .connect_with(connect.clone())
+        .await?;
+        // Connects only when first used.
+        let side = pool_options(backend, 1, SIDE_ACQUIRE_TIMEOUT, SIDE_STATEMENT_TIMEOUT)
+            .connect_lazy_with(connect);
         Ok(Store {
             pool,
             backend,
             waiting: Arc::new(AtomicUsize::new(0)),
+            flags: Arc::default(),
+            side: Some(side),
         })
+    }
+
+    /// The same database through one connection of its own (1 s to get it, statements cut at
+    /// 1.5 s), kept for the life of this store: for reads that must answer while the main pool
+    /// is exhausted by a load (the admin ops status). Without one (already dedicated), itself.
+    pub fn dedicated(&self) -> Store {
+        match &self.side {
+            Some(side) => Store {
+                pool: side.clone(),
+                backend: self.backend,
+                waiting: Arc::new(AtomicUsize::new(0)),
+                flags: self.flags.clone(),
+                side: None,
+            },
+            None => self.clone(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -235,7 +285,55 @@ impl Store {
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(side) = &self.side {
+            side.close().await;
+        }
     }
+}
+
+/// A pool's options: its bounds, and per connection SQLite's pragmas or PostgreSQL's
+/// statement timeout.
+fn pool_options(
+    backend: Backend,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    statement_timeout: Duration,
+) -> AnyPoolOptions {
+    let statement_ms = statement_timeout.as_millis();
+    AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                match backend {
+                    Backend::Sqlite => {
+                        let busy = if statement_ms == 0 {
+                            5000
+                        } else {
+                            statement_ms
+                        };
+                        for pragma in [
+                            format!("PRAGMA busy_timeout = {busy}"),
+                            "PRAGMA journal_mode = WAL".to_owned(),
+                            "PRAGMA foreign_keys = ON".to_owned(),
+                            "PRAGMA synchronous = NORMAL".to_owned(),
+                        ] {
+                            sqlx::query(sqlx::AssertSqlSafe(pragma))
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                    }
+                    Backend::Postgres => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SET statement_timeout = {statement_ms}"
+                        )))
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                Ok(())
+            })
+        })
 }
 
 /// The current time as Unix epoch milliseconds.
@@ -277,17 +375,40 @@ fn sqlite_path(url: &str) -> &str {
     rest.split('?').next().unwrap_or(rest)
 }
 
+/// Creates a missing database directory readable by the owner only (0700), and the database
+/// file likewise (0600; SQLite gives its `-wal` and `-shm` files the mode of the database).
 fn create_sqlite_parent(url: &str) -> Result<()> {
     let path = std::path::Path::new(sqlite_path(url));
+    if path.as_os_str().is_empty()
+        || sqlite_path(url).starts_with(':')
+        || url.contains("mode=memory")
+    {
+        return Ok(());
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| {
             StoreError::Config(format!(
                 "cannot create database directory {}: {e}",
                 dir.display()
             ))
         })?;
     }
-    Ok(())
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Config(format!(
+            "cannot create database file {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// SQLite opens read-write-create unless the URL says otherwise.
@@ -335,6 +456,29 @@ mod tests {
             Backend::Postgres
         );
         assert!(Backend::from_url("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003", "08000"] {
+            assert!(is_connection_lost(Some(code)), "{code}");
+        }
+        for code in ["23505", "42P01", "22021", "57014"] {
+            assert!(!is_connection_lost(Some(code)), "{code}");
+        }
+        assert!(!is_connection_lost(None));
+        for err in [
+            sqlx::Error::Protocol("unexpected end of stream".into()),
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+        ] {
+            assert!(
+                matches!(StoreError::from(err), StoreError::Unavailable(_)),
+                "unavailable"
+            );
+        }
     }
 
     #[test]

@@ -14,14 +14,23 @@
 //!   failed attempt. Every attempt is a `job_runs` row.
 //! - **Parents**: a job that fans out (BACKFILL) stays RUNNING, without a lease, after its own
 //!   attempt succeeds, until every child it created has finished (SUCCEEDED, DEAD or
-//!   CANCELLED); the last child to finish makes it SUCCEEDED. So a job's status and its
-//!   `done/total` progress never disagree. Statements that change a parent lock its row first:
-//!   on PostgreSQL (read committed) each later statement then sees every child that finished
-//!   before, so two children finishing at once cannot both miss the last count.
+//!   CANCELLED); the last child to finish settles it: SUCCEEDED, or, when some children ended
+//!   DEAD, a failed attempt naming them (FAILED with backoff, DEAD once out of attempts). Its
+//!   next attempt revives those children ([`Store::revive_children`]). So a job's status and
+//!   its `done/total` progress never disagree. Statements that change a parent lock its row
+//!   first: on PostgreSQL (read committed) each later statement then sees every child that
+//!   finished before, so two children finishing at once cannot both miss the last count.
+//! - **Dead letters notify**: a job that ends DEAD becomes, in the same transaction, a `NOTIFY`
+//!   job with event `job.dead` when its tenant has a webhook subscribed to it (the notification
+//!   jobs themselves excepted); a `DELIVER_WEBHOOK` job that ends DEAD marks its delivery DEAD.
+//! - **Bulk ends**: whatever ends children in bulk (cancelling their parent, deleting their
+//!   field) settles their parents in the same transaction; cancelling a parent cancels its
+//!   unfinished children, and a running child stops at its next heartbeat.
 
 use std::time::Duration;
 
 use vivacampo_core::jobs::{JobStatus, JobType, Progress, RetryPolicy};
+use vivacampo_core::notify::WebhookEvent;
 
 use crate::{
     Backend, Page, PageRequest, Result, Store, StoreError, col, new_id, now_ms, parse_col,
@@ -110,7 +119,7 @@ pub struct JobFilter {
 /// Queue figures for operators and `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueStats {
-    /// (type, status, count) for every non-empty combination.
+    /// (type, status, count) for every non-empty combination of PENDING, RUNNING, FAILED, DEAD.
     pub depth: Vec<(JobType, JobStatus, i64)>,
     /// Age in seconds of the oldest job ready to run (PENDING or FAILED past its backoff).
     pub oldest_ready_age_seconds: f64,
@@ -232,6 +241,18 @@ impl Store {
         children: &[NewJob],
     ) -> Result<Vec<Enqueued>> {
         let mut tx = self.begin().await?;
+        // Lock the parent first: a parent cancelled (or its field deleted) meanwhile, or
+        // otherwise finished, gets no children, and a cancel waiting for this lock sees the children once it runs.
+        let running =
+            sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'FAILED')")
+                .bind(now_ms())
+                .bind(parent_id)
+                .execute(&mut *tx)
+                .await?;
+        if running.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
         let mut enqueued = Vec::with_capacity(children.len());
         for child in children {
             let e = enqueue(&mut tx, child).await?;
@@ -384,12 +405,14 @@ impl Store {
             }
             other => other,
         })?;
+        refresh_parent_progress(&mut tx, id).await?;
         let job = job_by_id(&mut tx, None, id).await?;
         tx.commit().await?;
         Ok(job)
     }
 
-    /// Cancels a PENDING or RUNNING job. A running attempt notices at its next heartbeat.
+    /// Cancels a PENDING, RUNNING or FAILED job and its unfinished children. A running attempt
+    /// notices at its next heartbeat.
     pub async fn cancel_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
         let mut tx = self.begin().await?;
         let job = job_by_id(&mut tx, Some(tenant_id), id).await?;
@@ -399,23 +422,69 @@ impl Store {
                 job.status
             )));
         }
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        // Children before the job itself, the order a finishing child locks them in. The
+        // second pass sees children a fan-out committed while this waited for the job's row.
+        let mut ids = Vec::new();
+        for statement in [CANCEL_CHILDREN, CANCEL_ONE, CANCEL_CHILDREN] {
+            ids.extend(
+                sqlx::query_scalar::<_, String>(statement)
+                    .bind(now_ms())
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?,
+            );
+        }
+        close_cancelled_runs(&mut tx, &ids).await?;
         refresh_parent_progress(&mut tx, id).await?;
-        sqlx::query("UPDATE job_runs SET status = 'CANCELLED', finished_at = $1 WHERE job_id = $2 AND finished_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        settle_parent(&mut tx, id).await?;
         let job = job_by_id(&mut tx, None, id).await?;
         tx.commit().await?;
         Ok(job)
+    }
+
+    /// Puts the children of `parent_id` that ended DEAD or CANCELLED back to PENDING with a
+    /// fresh set of attempts (a parent's retry). A child whose key another job has taken
+    /// meanwhile is left to that job and no longer counts for this parent. Returns `None` when
+    /// the parent has no children yet (its first fan-out is still to do), else how many it
+    /// revived.
+    pub async fn revive_children(&self, parent_id: &str) -> Result<Option<u64>> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(parent_id)
+            .execute(&mut *tx)
+            .await?;
+        let children: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE parent_job_id = $1")
+                .bind(parent_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if children == 0 {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let revived = sqlx::query(
+            "UPDATE jobs SET status = 'PENDING', attempts = 0, run_after = $1, lease_owner = NULL,
+                 lease_expires_at = NULL, finished_at = NULL, updated_at = $1
+             WHERE parent_job_id = $2 AND status IN ('DEAD', 'CANCELLED')
+               AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.tenant_id = jobs.tenant_id
+                               AND o.idempotency_key = jobs.idempotency_key AND o.id <> jobs.id
+                               AND o.status IN ('PENDING', 'RUNNING', 'FAILED'))",
+        )
+        .bind(now)
+        .bind(parent_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET parent_job_id = NULL WHERE parent_job_id = $1 AND status IN ('DEAD', 'CANCELLED')",
+        )
+        .bind(parent_id)
+        .execute(&mut *tx)
+        .await?;
+        count_children(&mut tx, parent_id).await?;
+        tx.commit().await?;
+        Ok(Some(revived.rows_affected()))
     }
 
     /// Fails the attempts whose lease expired (their worker died or hung): FAILED with backoff,
@@ -454,17 +523,17 @@ impl Store {
     pub async fn lease_job(&self, worker_id: &str, lease: Duration) -> Result<Option<LeasedJob>> {
         let mut tx = self.begin().await?;
         let now = now_ms();
-        let pick = match self.backend {
-            Backend::Postgres => {
-                "SELECT id FROM jobs WHERE status IN ('PENDING', 'FAILED') AND run_after <= $1
-                 ORDER BY run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-            }
-            Backend::Sqlite => {
-                "SELECT id FROM jobs WHERE status IN ('PENDING', 'FAILED') AND run_after <= $1
-                 ORDER BY run_after, created_at LIMIT 1"
-            }
+        // Job types whose feature flag is off stay where they are (see `flags`).
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
         };
-        let Some(id) = sqlx::query_scalar::<_, String>(pick)
+        let pick = format!(
+            "SELECT id FROM jobs WHERE status IN ('PENDING', 'FAILED') AND run_after <= $1 AND {}
+             ORDER BY run_after, created_at LIMIT 1{lock}",
+            crate::flags::job_flag_gate()
+        );
+        let Some(id) = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(pick))
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?
@@ -579,15 +648,17 @@ impl Store {
             tx.commit().await?;
             return Ok(false);
         }
-        // The UPDATE above holds this job's row, so this count sees every child whose finish
-        // was committed; a child finishing now waits for the row and then completes the parent.
+        // A parent waits for its children, without a lease. The UPDATE above holds this job's
+        // row, so settling it sees every child whose finish was committed; a child finishing
+        // now waits for the row and then settles the parent.
         sqlx::query(
             "UPDATE jobs SET status = 'RUNNING', finished_at = NULL WHERE id = $1 AND EXISTS
-             (SELECT 1 FROM jobs c WHERE c.parent_job_id = $1 AND c.status NOT IN ('SUCCEEDED', 'DEAD', 'CANCELLED'))",
+             (SELECT 1 FROM jobs c WHERE c.parent_job_id = $1)",
         )
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
+        settle_parent(&mut tx, job_id).await?;
         refresh_parent_progress(&mut tx, job_id).await?;
         sqlx::query("UPDATE job_runs SET status = 'SUCCEEDED', finished_at = $1, metrics = $2 WHERE job_id = $3 AND attempt = $4")
             .bind(now)
@@ -663,12 +734,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Depth by type and status, and the age of the oldest ready job.
+    /// Depth by type and status of the jobs alerts watch (PENDING, RUNNING, FAILED, DEAD), and
+    /// the age of the oldest ready job. Bounded: finished history (SUCCEEDED, CANCELLED), most of
+    /// the table, is never read; the index on `(status, job_type)` (migration 0014) answers the
+    /// counts from the index alone on PostgreSQL.
     pub async fn queue_stats(&self) -> Result<QueueStats> {
         let mut conn = self.conn().await?;
-        let rows = sqlx::query("SELECT job_type, status, COUNT(*) AS n FROM jobs GROUP BY job_type, status ORDER BY job_type, status")
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT job_type, status, COUNT(*) AS n FROM jobs
+             WHERE status IN ('PENDING', 'RUNNING', 'FAILED', 'DEAD')
+             GROUP BY job_type, status ORDER BY job_type, status",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
         let depth = rows
             .iter()
             .map(|r| {
@@ -694,10 +772,45 @@ impl Store {
     }
 }
 
-/// Recounts the finished children of `child_id`'s parent into the parent's progress, and
-/// completes a parent that was only waiting for them. A parent with dead children still
-/// succeeds (its own work is done; each week's job can be retried) and names them in its error.
-async fn refresh_parent_progress(conn: &mut sqlx::AnyConnection, child_id: &str) -> Result<()> {
+impl Store {
+    /// How many jobs are in `status` (tests and benches wait on SUCCEEDED with it).
+    pub async fn count_jobs_with_status(&self, status: JobStatus) -> Result<i64> {
+        let mut conn = self.conn().await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(n)
+    }
+}
+
+const CANCEL_ONE: &str = "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1
+     WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'FAILED') RETURNING id";
+const CANCEL_CHILDREN: &str =
+    "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, updated_at = $1
+     WHERE parent_job_id = $2 AND status IN ('PENDING', 'RUNNING', 'FAILED') RETURNING id";
+
+/// Closes the open runs of jobs just cancelled.
+pub(crate) async fn close_cancelled_runs(
+    conn: &mut sqlx::AnyConnection,
+    job_ids: &[String],
+) -> Result<()> {
+    let now = now_ms();
+    for id in job_ids {
+        sqlx::query("UPDATE job_runs SET status = 'CANCELLED', finished_at = $1 WHERE job_id = $2 AND finished_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Settles the parent of `child_id`, if it has one (see [`settle_parent`]).
+pub(crate) async fn refresh_parent_progress(
+    conn: &mut sqlx::AnyConnection,
+    child_id: &str,
+) -> Result<()> {
     let Some(parent_id) =
         sqlx::query_scalar::<_, Option<String>>("SELECT parent_job_id FROM jobs WHERE id = $1")
             .bind(child_id)
@@ -707,46 +820,136 @@ async fn refresh_parent_progress(conn: &mut sqlx::AnyConnection, child_id: &str)
     else {
         return Ok(());
     };
-    let now = now_ms();
-    // Lock the parent's row before counting (see the module docs).
-    sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&parent_id)
-        .execute(&mut *conn)
-        .await?;
+    settle_parent(conn, &parent_id).await
+}
+
+/// Counts (children, finished children, dead children) of `parent_id` into its progress.
+async fn count_children(
+    conn: &mut sqlx::AnyConnection,
+    parent_id: &str,
+) -> Result<(i64, i64, i64)> {
     let counts = sqlx::query(
         "SELECT COUNT(*) AS total,
                 COALESCE(SUM(CASE WHEN status IN ('SUCCEEDED', 'DEAD', 'CANCELLED') THEN 1 ELSE 0 END), 0) AS finished,
                 COALESCE(SUM(CASE WHEN status = 'DEAD' THEN 1 ELSE 0 END), 0) AS dead
          FROM jobs WHERE parent_job_id = $1",
     )
-    .bind(&parent_id)
+    .bind(parent_id)
     .fetch_one(&mut *conn)
     .await?;
     let total: i64 = col(&counts, "total")?;
     let finished: i64 = col(&counts, "finished")?;
     let dead: i64 = col(&counts, "dead")?;
-    sqlx::query("UPDATE jobs SET progress_done = $1 WHERE id = $2")
-        .bind(finished)
-        .bind(&parent_id)
-        .execute(&mut *conn)
-        .await?;
-    if finished == total {
-        let error = (dead > 0).then(|| format!("{dead} of {total} child jobs ended DEAD"));
-        sqlx::query(
-            "UPDATE jobs SET status = 'SUCCEEDED', finished_at = $1
-             WHERE id = $2 AND status = 'RUNNING' AND lease_owner IS NULL",
-        )
-        .bind(now)
-        .bind(&parent_id)
-        .execute(&mut *conn)
-        .await?;
-        // Also after a dead child was retried to success: the error names what is left.
-        sqlx::query("UPDATE jobs SET last_error = $1 WHERE id = $2 AND status = 'SUCCEEDED'")
-            .bind(error)
-            .bind(&parent_id)
+    if total > 0 {
+        sqlx::query("UPDATE jobs SET progress_done = $1, progress_total = $2 WHERE id = $3")
+            .bind(finished)
+            .bind(total)
+            .bind(parent_id)
             .execute(&mut *conn)
             .await?;
+    }
+    Ok((total, finished, dead))
+}
+
+/// Names of dead children shown in their parent's error, at most.
+const DEAD_NAMED: usize = 10;
+
+/// The sentence a parent's error gives for its dead children: "2 of 8 weeks ended DEAD:
+/// 2026-W10, 2026-W11". A child is named by its ISO week, or by its job id, in order.
+async fn dead_children_error(
+    conn: &mut sqlx::AnyConnection,
+    parent_id: &str,
+    dead: i64,
+    total: i64,
+) -> Result<String> {
+    let rows = sqlx::query(
+        "SELECT id, job_type, payload FROM jobs WHERE parent_job_id = $1 AND status = 'DEAD'
+         ORDER BY created_at, id",
+    )
+    .bind(parent_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut weeks = true;
+    let mut names = Vec::new();
+    for row in &rows {
+        let payload: String = col(row, "payload")?;
+        let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+        match (payload["year"].as_i64(), payload["week"].as_i64()) {
+            (Some(year), Some(week)) => names.push(format!("{year}-W{week:02}")),
+            _ => {
+                weeks = false;
+                names.push(col::<String>(row, "id")?);
+            }
+        }
+    }
+    names.sort();
+    let noun = if weeks { "weeks" } else { "child jobs" };
+    let more = names.len().saturating_sub(DEAD_NAMED);
+    names.truncate(DEAD_NAMED);
+    let mut text = format!("{dead} of {total} {noun} ended DEAD: {}", names.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    Ok(text)
+}
+
+/// Recounts the children of `parent_id` into its progress and, when it was only waiting for
+/// them (RUNNING without a lease) and the last one has finished, settles it: SUCCEEDED, or, if
+/// some ended DEAD, a failed attempt that names them (FAILED with backoff, its retry revives
+/// them; DEAD once the parent is out of attempts).
+pub(crate) async fn settle_parent(conn: &mut sqlx::AnyConnection, parent_id: &str) -> Result<()> {
+    let now = now_ms();
+    // Lock the parent's row before counting (see the module docs).
+    let parent = sqlx::query(
+        "UPDATE jobs SET updated_at = $1 WHERE id = $2
+         RETURNING status, lease_owner, attempts, max_attempts, job_type",
+    )
+    .bind(now)
+    .bind(parent_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(parent) = parent else {
+        return Ok(());
+    };
+    let (total, finished, dead) = count_children(conn, parent_id).await?;
+    let waiting = col::<String>(&parent, "status")? == "RUNNING"
+        && col::<Option<String>>(&parent, "lease_owner")?.is_none();
+    if total == 0 || finished < total || !waiting {
+        return Ok(());
+    }
+    if dead == 0 {
+        sqlx::query(
+            "UPDATE jobs SET status = 'SUCCEEDED', finished_at = $1, last_error = NULL WHERE id = $2",
+        )
+        .bind(now)
+        .bind(parent_id)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(());
+    }
+    let error = dead_children_error(conn, parent_id, dead, total).await?;
+    let attempts: i64 = col(&parent, "attempts")?;
+    let max_attempts: i64 = col(&parent, "max_attempts")?;
+    let job_type: JobType = parse_col(&parent, "job_type")?;
+    let status = if attempts >= max_attempts {
+        JobStatus::Dead
+    } else {
+        JobStatus::Failed
+    };
+    let policy = RetryPolicy::for_type(job_type);
+    let run_after = now + policy.backoff_after(attempts.max(1) as u32).as_millis() as i64;
+    sqlx::query(
+        "UPDATE jobs SET status = $1, last_error = $2, run_after = $3, finished_at = $4 WHERE id = $5",
+    )
+    .bind(status.as_str())
+    .bind(&error)
+    .bind(run_after)
+    .bind((status == JobStatus::Dead).then_some(now))
+    .bind(parent_id)
+    .execute(&mut *conn)
+    .await?;
+    if status == JobStatus::Dead {
+        job_ended_dead(conn, parent_id).await?;
     }
     Ok(())
 }
@@ -793,6 +996,50 @@ async fn finish_attempt(
         .await?;
     if status == JobStatus::Dead {
         refresh_parent_progress(conn, job_id).await?;
+        job_ended_dead(conn, job_id).await?;
     }
     Ok(status)
+}
+
+/// What a job's end as DEAD sets off, in the transaction that ends it: a webhook delivery's
+/// row turns DEAD; any other job but the notification ones (no loops) becomes a `job.dead`
+/// event for the tenant's webhooks subscribed to it.
+pub(crate) async fn job_ended_dead(conn: &mut sqlx::AnyConnection, job_id: &str) -> Result<()> {
+    let job = job_by_id(conn, None, job_id).await?;
+    match job.job_type {
+        JobType::DeliverWebhook => {
+            crate::notifications::delivery_job_dead(conn, &job.tenant_id, &job.payload).await
+        }
+        JobType::Notify | JobType::SendEmail | JobType::EmailDigest => Ok(()),
+        _ => {
+            if !crate::notifications::has_subscriber(conn, &job.tenant_id, WebhookEvent::JobDead)
+                .await?
+            {
+                return Ok(());
+            }
+            let data = serde_json::json!({
+                "job_id": job.id,
+                "type": job.job_type,
+                "aoi_id": job.aoi_id,
+                "attempts": job.attempts,
+                "last_error": job.last_error,
+            });
+            let payload = serde_json::json!({
+                "tenant_id": job.tenant_id, "event": WebhookEvent::JobDead, "data": data,
+            });
+            enqueue(
+                conn,
+                &NewJob {
+                    tenant_id: job.tenant_id.clone(),
+                    aoi_id: None,
+                    job_type: JobType::Notify,
+                    idempotency_key: Some(format!("JOB_DEAD:{}:{}", job.id, job.attempts)),
+                    payload,
+                    run_after: None,
+                },
+            )
+            .await?;
+            Ok(())
+        }
+    }
 }

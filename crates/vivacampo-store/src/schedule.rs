@@ -84,15 +84,17 @@ impl Store {
         record_run(tx, name, owner, date, &jobs).await
     }
 
-    /// The retention sweep: one RETENTION job per active tenant removing the field-week COGs of
-    /// weeks before `before`, keyed by date. Records the date and returns how many jobs it
-    /// created.
+    /// The retention sweep: one RETENTION job per active tenant, keyed by date, removing the
+    /// field-week COGs of weeks before `before` (when a retention age is set) and the objects
+    /// no row names once older than `orphan_grace`. Records the date and returns how many jobs
+    /// it created.
     pub async fn enqueue_retention(
         &self,
         name: &str,
         owner: &str,
         date: &str,
-        before: time::Date,
+        before: Option<time::Date>,
+        orphan_grace: std::time::Duration,
     ) -> Result<usize> {
         let mut tx = self.begin().await?;
         let tenants = sqlx::query("SELECT id FROM tenants WHERE status = 'ACTIVE'")
@@ -106,7 +108,11 @@ impl Store {
                 tenant_id,
                 aoi_id: None,
                 job_type: JobType::Retention,
-                payload: serde_json::json!({"before": before.to_string()}),
+                payload: match before {
+                    Some(before) => serde_json::json!({"before": before.to_string(),
+                                                       "orphan_grace_s": orphan_grace.as_secs()}),
+                    None => serde_json::json!({"orphan_grace_s": orphan_grace.as_secs()}),
+                },
                 run_after: None,
             };
             jobs.push(job);
@@ -117,7 +123,7 @@ impl Store {
 
 /// Enqueues a scheduled task's jobs (idempotency keys make a second run the same day add
 /// nothing), records the date it ran, and commits. Returns how many jobs were created.
-async fn record_run(
+pub(crate) async fn record_run(
     mut tx: Transaction<'static, Any>,
     name: &str,
     owner: &str,

@@ -9,6 +9,24 @@ use crate::{Backend, Store, StoreOptions};
 /// The environment variable naming the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "VIVACAMPO_TEST_POSTGRES_URL";
 
+/// Set (to anything but empty or `0`), a test that would skip for want of its server fails
+/// instead: CI sets it where it provides the servers, so a renamed variable cannot silently
+/// turn those tests into passes.
+pub const REQUIRE_ALL_VAR: &str = "VIVACAMPO_TEST_REQUIRE_ALL";
+
+/// Called where a test skips because `missing` (an environment variable naming a test server)
+/// is unset: says so, or panics when [`REQUIRE_ALL_VAR`] is set.
+pub fn skip_for_want_of(missing: &str) {
+    skip_or_fail(missing, std::env::var(REQUIRE_ALL_VAR).ok().as_deref());
+}
+
+fn skip_or_fail(missing: &str, require_all: Option<&str>) {
+    if require_all.is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!("{missing} is not set, but {REQUIRE_ALL_VAR} requires every test to run");
+    }
+    eprintln!("skipped: {missing} is not set");
+}
+
 /// A migrated database that exists for one test.
 pub struct TestDb {
     pub store: Store,
@@ -29,6 +47,13 @@ impl TestDb {
 
     /// A fresh SQLite database with the given pool bounds.
     pub async fn sqlite_with(max_connections: u32, acquire_timeout: Duration) -> TestDb {
+        let db = TestDb::sqlite_empty(max_connections, acquire_timeout).await;
+        db.store.migrate().await.expect("migrate sqlite");
+        db
+    }
+
+    /// A new SQLite database without any migration applied.
+    pub async fn sqlite_empty(max_connections: u32, acquire_timeout: Duration) -> TestDb {
         let dir = std::env::temp_dir().join(format!("vivacampo-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         let url = format!("sqlite://{}/test.db", dir.display());
@@ -36,10 +61,10 @@ impl TestDb {
             url: url.clone(),
             max_connections,
             acquire_timeout,
+            statement_timeout: Duration::from_secs(10),
         })
         .await
         .expect("open sqlite");
-        store.migrate().await.expect("migrate sqlite");
         TestDb {
             store,
             url,
@@ -54,9 +79,21 @@ impl TestDb {
 
     /// A fresh PostgreSQL database with the given pool bounds.
     pub async fn postgres_with(max_connections: u32, acquire_timeout: Duration) -> Option<TestDb> {
-        let admin_url = std::env::var(POSTGRES_URL_VAR)
+        let db = TestDb::postgres_empty(max_connections, acquire_timeout).await?;
+        db.store.migrate().await.expect("migrate postgres");
+        Some(db)
+    }
+
+    /// A new PostgreSQL database without any migration applied, or `None` when no test server
+    /// is configured.
+    pub async fn postgres_empty(max_connections: u32, acquire_timeout: Duration) -> Option<TestDb> {
+        let Some(admin_url) = std::env::var(POSTGRES_URL_VAR)
             .ok()
-            .filter(|u| !u.is_empty())?;
+            .filter(|u| !u.is_empty())
+        else {
+            skip_for_want_of(POSTGRES_URL_VAR);
+            return None;
+        };
         let name = format!("vivacampo_test_{}", uuid::Uuid::new_v4().simple());
         sqlx::any::install_default_drivers();
         let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
@@ -71,10 +108,10 @@ impl TestDb {
             url: url.clone(),
             max_connections,
             acquire_timeout,
+            statement_timeout: Duration::from_secs(10),
         })
         .await
         .expect("open postgres");
-        store.migrate().await.expect("migrate postgres");
         Some(TestDb {
             store,
             url,
@@ -87,6 +124,22 @@ impl TestDb {
         let mut dbs = vec![TestDb::sqlite().await];
         dbs.extend(TestDb::postgres().await);
         dbs
+    }
+
+    /// Ends every server session of this database but the caller's (`pg_terminate_backend`),
+    /// as a database restart or an operator would; returns how many. SQLite has no sessions: 0.
+    pub async fn terminate_connections(&self) -> crate::Result<u64> {
+        let Cleanup::Database { admin_url, name } = &self.cleanup else {
+            return Ok(0);
+        };
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await?;
+        Ok(ended.into_iter().filter(|e| *e).count() as u64)
     }
 
     pub fn backend(&self) -> Backend {
@@ -189,6 +242,37 @@ pub async fn hold_connection(
     store.conn().await
 }
 
+/// Another client's lock on `table`, held until [`HeldLock::release`]: on PostgreSQL an
+/// ACCESS EXCLUSIVE table lock (reads and writes of the table wait), on SQLite the database's
+/// write lock (writers wait).
+pub struct HeldLock(sqlx::AnyConnection);
+
+impl HeldLock {
+    pub async fn release(self) -> crate::Result<()> {
+        sqlx::Connection::close(self.0).await?;
+        Ok(())
+    }
+}
+
+/// Takes a [`HeldLock`] on `table` over a connection of its own, as a stuck migration or a
+/// long transaction in another program would.
+pub async fn lock_table(db: &TestDb, table: &str) -> crate::Result<HeldLock> {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url).await?;
+    let statements = match db.backend() {
+        Backend::Postgres => vec![
+            "BEGIN".to_owned(),
+            format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+        ],
+        Backend::Sqlite => vec!["BEGIN IMMEDIATE".to_owned()],
+    };
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(HeldLock(conn))
+}
+
 /// Sets a job's per-attempt timeout, so timeout handling can be tested in milliseconds.
 pub async fn set_job_timeout(store: &Store, job_id: &str, timeout: Duration) -> crate::Result<()> {
     let mut conn = store.conn().await?;
@@ -211,9 +295,58 @@ pub async fn delay_job(store: &Store, job_id: &str, by: Duration) -> crate::Resu
     Ok(())
 }
 
+/// Makes every weather cell look as it did a day later: its forecast from yesterday, its
+/// archive ending `archive_until` (for the daily-refresh simulation).
+pub async fn age_weather_cells(
+    store: &Store,
+    yesterday: time::Date,
+    archive_until: time::Date,
+) -> crate::Result<()> {
+    let mut conn = store.conn().await?;
+    sqlx::query("UPDATE weather_cells SET forecast_date = $1, archive_until = $2")
+        .bind(yesterday.to_string())
+        .bind(archive_until.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Inserts a copy of signal `signal_id` as a second OPEN signal of the same field and type:
+/// the one-open rule of the schema refuses it (`Conflict`).
+pub async fn duplicate_open_signal(store: &Store, signal_id: &str) -> crate::Result<()> {
+    let mut conn = store.conn().await?;
+    sqlx::query(
+        "INSERT INTO signals (id, tenant_id, aoi_id, signal_type, severity, confidence, status, year, week,
+             first_seen_year, first_seen_week, evidence, texts, created_at, updated_at)
+         SELECT $1, tenant_id, aoi_id, signal_type, severity, confidence, 'OPEN', year, week,
+             first_seen_year, first_seen_week, evidence, texts, created_at, updated_at
+         FROM signals WHERE id = $2",
+    )
+    .bind(crate::new_id())
+    .bind(signal_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{skip_or_fail, with_database};
+
+    #[test]
+    fn a_skip_is_a_skip_unless_every_test_is_required() {
+        skip_or_fail("VIVACAMPO_TEST_X", None);
+        skip_or_fail("VIVACAMPO_TEST_X", Some(""));
+        skip_or_fail("VIVACAMPO_TEST_X", Some("0"));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "VIVACAMPO_TEST_X is not set, but VIVACAMPO_TEST_REQUIRE_ALL requires every test to run"
+    )]
+    fn a_skip_fails_when_every_test_is_required() {
+        skip_or_fail("VIVACAMPO_TEST_X", Some("1"));
+    }
 
     #[test]
     fn database_name_is_replaced() {

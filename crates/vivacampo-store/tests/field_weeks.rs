@@ -205,3 +205,47 @@ async fn same_week_last_year_is_the_baseline() {
         db.drop_db().await;
     }
 }
+
+/// A field whose delete commits while its week is being recorded: the record answers
+/// `NotFound` (on PostgreSQL the insert breaks the foreign key), never a database error.
+#[tokio::test]
+async fn a_field_deleted_while_its_week_is_recorded_is_not_found() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (tenant, aoi) = field(store).await;
+        let mut other = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+        sqlx::query("DELETE FROM aois WHERE id = $1")
+            .bind(&aoi)
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let recording = {
+            let store = store.clone();
+            let (tenant, aoi) = (tenant.clone(), aoi.clone());
+            tokio::spawn(async move {
+                store
+                    .record_aoi_week(&tenant, &aoi, &ok_week(2026, 12, 0.5))
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+        let recorded = recording.await.unwrap();
+        assert!(
+            matches!(recorded, Err(StoreError::NotFound)),
+            "{:?}: {recorded:?}",
+            db.backend()
+        );
+        let weeks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aoi_weeks WHERE aoi_id = $1")
+            .bind(&aoi)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        assert_eq!(weeks, 0);
+        drop(other);
+        db.drop_db().await;
+    }
+}

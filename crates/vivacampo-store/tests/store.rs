@@ -214,6 +214,19 @@ async fn farms_and_fields_are_scoped_by_tenant() {
             .unwrap();
         assert_eq!(aoi.area_ha, 120.5);
         assert_eq!(aoi.pending_jobs, 1);
+        // A weather job of the field is not imagery processing: the field's progress ignores it.
+        store
+            .enqueue(NewJob {
+                tenant_id: tenant_a.clone(),
+                aoi_id: Some(aoi.id.clone()),
+                job_type: JobType::ProcessWeather,
+                idempotency_key: None,
+                payload: serde_json::json!({}),
+                run_after: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.aoi(&tenant_a, &aoi.id).await.unwrap().pending_jobs, 1);
         let job = store.job(&tenant_a, &job_id).await.unwrap();
         assert_eq!(
             (job.job_type, job.status),
@@ -684,11 +697,15 @@ async fn concurrent_workers_never_take_the_same_job() {
         let unique: HashSet<_> = all.iter().collect();
         assert_eq!(all.len(), 100);
         assert_eq!(unique.len(), 100);
-        let stats = store.queue_stats().await.unwrap();
         assert_eq!(
-            stats.depth,
-            vec![(JobType::ProcessWeek, JobStatus::Succeeded, 100)]
+            store
+                .count_jobs_with_status(JobStatus::Succeeded)
+                .await
+                .unwrap(),
+            100
         );
+        // Finished history is not part of the queue figures.
+        assert_eq!(store.queue_stats().await.unwrap().depth, vec![]);
         db.drop_db().await;
     }
 }
@@ -869,7 +886,7 @@ async fn a_parent_runs_until_its_last_child_finishes() {
             (JobStatus::Running, Progress { done: 1, total: 2 })
         );
 
-        // The last child dies: the parent is done, and says which of its children did not end well.
+        // The last child dies: the parent's attempt fails, naming the child that did not end well.
         let mut status = JobStatus::Failed;
         while status != JobStatus::Dead {
             make_job_ready(store, second).await.unwrap();
@@ -882,18 +899,25 @@ async fn a_parent_runs_until_its_last_child_finishes() {
         }
         let done = store.job(&tenant, &parent.id).await.unwrap();
         assert_eq!(
-            (done.status, done.progress, done.last_error.as_deref()),
+            (done.status, done.progress, done.last_error),
             (
-                JobStatus::Succeeded,
+                JobStatus::Failed,
                 Progress { done: 2, total: 2 },
-                Some("1 of 2 child jobs ended DEAD")
+                Some(format!("1 of 2 child jobs ended DEAD: {second}"))
             )
         );
-        assert!(done.finished_at.is_some());
-        // Its dead week retried to success: the parent's error goes.
-        store.retry_job(Some(&tenant), second).await.unwrap();
+        // Its retry runs the dead child again, not the whole fan-out; once it succeeds, so does
+        // the parent, and its error goes.
+        make_job_ready(store, &parent.id).await.unwrap();
+        let retry = store.lease_job("w", lease).await.unwrap().unwrap();
+        assert_eq!((&retry.job.id, retry.attempt), (&parent.id, 2));
+        assert_eq!(store.revive_children(&parent.id).await.unwrap(), Some(1));
+        store
+            .complete_job(&parent.id, "w", retry.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
         let child = store.lease_job("w", lease).await.unwrap().unwrap();
-        assert_eq!(&child.job.id, second);
+        assert_eq!((&child.job.id, child.attempt), (second, 1));
         store
             .complete_job(second, "w", child.attempt, serde_json::json!({}))
             .await
@@ -1080,4 +1104,573 @@ async fn one_scheduler_and_one_refresh_a_day() {
         );
         db.drop_db().await;
     }
+}
+
+/// A detection waits while imagery weeks of its field are still to run or running, except the
+/// week that asked for it (its job asks while it is still RUNNING).
+#[tokio::test]
+async fn week_jobs_in_play_are_counted_except_the_asking_one() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant, aoi, _, _) = fanned_out_field(store, "wait@x.io", 2).await;
+        let week = |w: u8| IsoWeek::new(2026, w).unwrap();
+        assert_eq!(
+            store
+                .pending_week_jobs(&tenant, &aoi, week(2))
+                .await
+                .unwrap(),
+            2
+        );
+        let first = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        let running = week(first.job.payload["week"].as_u64().unwrap() as u8);
+        let other = if running == week(1) { week(2) } else { week(1) };
+        assert_eq!(
+            store
+                .pending_week_jobs(&tenant, &aoi, running)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.pending_week_jobs(&tenant, &aoi, other).await.unwrap(),
+            2
+        );
+        store
+            .complete_job(&first.job.id, "w", first.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.pending_week_jobs(&tenant, &aoi, other).await.unwrap(),
+            1
+        );
+        db.drop_db().await;
+    }
+}
+
+/// A field with its BACKFILL leased and fanned out to `weeks` PROCESS_WEEK children, as the
+/// worker's handler does: (actor, tenant, field id, parent job id, child job ids).
+async fn fanned_out_field(
+    store: &Store,
+    email: &str,
+    weeks: u8,
+) -> (String, String, String, String, Vec<String>) {
+    let (ana, tenant) = user_with_tenant(store, email).await;
+    let farm = store
+        .create_farm(&tenant, &ana, "F", "America/Sao_Paulo")
+        .await
+        .unwrap();
+    let (aoi, backfill) = store
+        .create_aoi(&tenant, &ana, new_aoi(&farm.id, 12.0))
+        .await
+        .unwrap();
+    let leased = store
+        .lease_job("fan-out", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(leased.job.id, backfill);
+    let children: Vec<NewJob> = (1..=weeks)
+        .map(|w| NewJob {
+            tenant_id: tenant.clone(),
+            aoi_id: Some(aoi.id.clone()),
+            job_type: JobType::ProcessWeek,
+            idempotency_key: Some(format!("PROCESS_WEEK:{}:v1:2026-W{w:02}", aoi.id)),
+            payload: serde_json::json!({"aoi_id": aoi.id, "year": 2026, "week": w}),
+            run_after: None,
+        })
+        .collect();
+    let children = store.enqueue_children(&backfill, &children).await.unwrap();
+    store
+        .complete_job(&backfill, "fan-out", leased.attempt, serde_json::json!({}))
+        .await
+        .unwrap();
+    let ids = children.into_iter().map(|e| e.job.id).collect();
+    (ana, tenant, aoi.id, backfill, ids)
+}
+
+/// The jobs of a tenant that are still in play (PENDING, RUNNING or FAILED), by type.
+async fn jobs_in_play(store: &Store, tenant: &str) -> Vec<(JobType, JobStatus)> {
+    let page = store
+        .list_jobs(
+            Some(tenant),
+            &JobFilter::default(),
+            PageRequest::new(Some(1), Some(200)).unwrap(),
+        )
+        .await
+        .unwrap();
+    page.items
+        .iter()
+        .filter(|j| j.status.holds_key())
+        .map(|j| (j.job_type, j.status))
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_a_field_mid_backfill_settles_the_backfill() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (ana, tenant, aoi, backfill, children) = fanned_out_field(store, "ana@x.io", 4).await;
+        // One child runs, one already succeeded, two wait.
+        let done = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .complete_job(&done.job.id, "w", done.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        let running = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        store.delete_aoi(&tenant, &ana, &aoi).await.unwrap();
+
+        let parent = store.job(&tenant, &backfill).await.unwrap();
+        assert_eq!(
+            (parent.status, parent.progress),
+            (JobStatus::Cancelled, Progress { done: 4, total: 4 })
+        );
+        assert!(parent.finished_at.is_some());
+        assert_eq!(
+            jobs_in_play(store, &tenant).await,
+            [(JobType::DeleteAoiAssets, JobStatus::Pending)]
+        );
+        // The running child stops at its next heartbeat and records nothing.
+        assert_eq!(
+            store
+                .heartbeat(
+                    &running.job.id,
+                    "w",
+                    running.attempt,
+                    Duration::from_secs(30)
+                )
+                .await
+                .unwrap(),
+            LeaseState::Cancelled
+        );
+        assert!(
+            !store
+                .complete_job(&running.job.id, "w", running.attempt, serde_json::json!({}))
+                .await
+                .unwrap()
+        );
+        let runs = store.job_runs(&tenant, &running.job.id).await.unwrap();
+        assert_eq!(runs[0].status, "CANCELLED");
+        let statuses: Vec<JobStatus> = {
+            let mut s = Vec::new();
+            for id in &children {
+                s.push(store.job(&tenant, id).await.unwrap().status);
+            }
+            s
+        };
+        assert_eq!(
+            statuses,
+            [
+                JobStatus::Succeeded,
+                JobStatus::Cancelled,
+                JobStatus::Cancelled,
+                JobStatus::Cancelled
+            ]
+        );
+        db.drop_db().await;
+    }
+}
+
+/// Workers lease the field's weeks while the field is deleted: whatever each lease got, nothing
+/// stays PENDING or RUNNING, and the backfill is settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_a_field_while_workers_lease_its_weeks() {
+    for db in TestDb::all().await {
+        for round in 0..5 {
+            let store = Arc::new(db.store.clone());
+            let (ana, tenant, aoi, backfill, _) =
+                fanned_out_field(&store, &format!("r{round}@x.io"), 6).await;
+            let mut workers = Vec::new();
+            for w in 0..3 {
+                let store = store.clone();
+                workers.push(tokio::spawn(async move {
+                    let worker = format!("w{round}-{w}");
+                    let mut leased = Vec::new();
+                    for _ in 0..3 {
+                        match store.lease_job(&worker, Duration::from_secs(30)).await {
+                            Ok(Some(job)) => leased.push((worker.clone(), job)),
+                            Ok(None) => break,
+                            Err(StoreError::Unavailable(_)) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    leased
+                }));
+            }
+            store.delete_aoi(&tenant, &ana, &aoi).await.unwrap();
+            for w in workers {
+                for (worker, job) in w.await.unwrap() {
+                    if job.job.job_type == JobType::DeleteAoiAssets {
+                        store
+                            .complete_job(&job.job.id, &worker, job.attempt, serde_json::json!({}))
+                            .await
+                            .unwrap();
+                        continue;
+                    }
+                    // A child leased before the delete was cancelled under its worker.
+                    assert_eq!(
+                        store
+                            .heartbeat(&job.job.id, &worker, job.attempt, Duration::from_secs(30))
+                            .await
+                            .unwrap(),
+                        LeaseState::Cancelled
+                    );
+                }
+            }
+            let parent = store.job(&tenant, &backfill).await.unwrap();
+            assert_eq!(
+                (parent.status, parent.progress),
+                (JobStatus::Cancelled, Progress { done: 6, total: 6 }),
+                "round {round} on {:?}",
+                db.backend()
+            );
+            let in_play = jobs_in_play(&store, &tenant).await;
+            assert!(
+                in_play.iter().all(|(t, _)| *t == JobType::DeleteAoiAssets),
+                "{in_play:?}"
+            );
+            while let Some(job) = store
+                .lease_job("drain", Duration::from_secs(30))
+                .await
+                .unwrap()
+            {
+                assert_eq!(job.job.job_type, JobType::DeleteAoiAssets);
+                store
+                    .complete_job(&job.job.id, "drain", job.attempt, serde_json::json!({}))
+                    .await
+                    .unwrap();
+            }
+        }
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn cancelling_a_backfill_cancels_its_unfinished_weeks() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant, _, backfill, children) = fanned_out_field(store, "ana@x.io", 3).await;
+        let done = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .complete_job(&done.job.id, "w", done.attempt, serde_json::json!({}))
+            .await
+            .unwrap();
+        let running = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        let cancelled = store.cancel_job(&tenant, &backfill).await.unwrap();
+        assert_eq!(
+            (cancelled.status, cancelled.progress),
+            (JobStatus::Cancelled, Progress { done: 3, total: 3 })
+        );
+        assert!(
+            store
+                .lease_job("w", Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .heartbeat(
+                    &running.job.id,
+                    "w",
+                    running.attempt,
+                    Duration::from_secs(30)
+                )
+                .await
+                .unwrap(),
+            LeaseState::Cancelled
+        );
+        assert!(jobs_in_play(store, &tenant).await.is_empty());
+        // A fan-out that comes after the cancel adds nothing.
+        let late = NewJob {
+            tenant_id: tenant.clone(),
+            aoi_id: None,
+            job_type: JobType::ProcessWeek,
+            idempotency_key: Some("late".into()),
+            payload: serde_json::json!({}),
+            run_after: None,
+        };
+        assert!(
+            store
+                .enqueue_children(&backfill, &[late])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Retrying the backfill runs the cancelled weeks again, not the finished one.
+        store.retry_job(Some(&tenant), &backfill).await.unwrap();
+        let retry = store
+            .lease_job("w", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(retry.job.id, backfill);
+        assert_eq!(store.revive_children(&backfill).await.unwrap(), Some(2));
+        let statuses: Vec<JobStatus> = {
+            let mut s = Vec::new();
+            for id in &children {
+                s.push(store.job(&tenant, id).await.unwrap().status);
+            }
+            s
+        };
+        assert_eq!(
+            statuses,
+            [JobStatus::Succeeded, JobStatus::Pending, JobStatus::Pending]
+        );
+        db.drop_db().await;
+    }
+}
+
+/// Every week of a backfill ends DEAD: the backfill fails naming them, its retries revive them,
+/// and once it is out of attempts it is DEAD too, never SUCCEEDED.
+#[tokio::test]
+async fn a_backfill_whose_weeks_die_fails_and_names_them() {
+    use vivacampo_store::testing::make_job_ready;
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant, _, backfill, children) = fanned_out_field(store, "ana@x.io", 2).await;
+        let lease = Duration::from_secs(30);
+        for parent_attempt in 1..=3 {
+            let mut dead = HashSet::new();
+            while dead.len() < children.len() {
+                for id in &children {
+                    make_job_ready(store, id).await.unwrap();
+                }
+                let child = store.lease_job("w", lease).await.unwrap().unwrap();
+                assert!(children.contains(&child.job.id));
+                let status = store
+                    .fail_job(&child.job.id, "w", child.attempt, "catalog down")
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if status == JobStatus::Dead {
+                    dead.insert(child.job.id);
+                }
+            }
+            let parent = store.job(&tenant, &backfill).await.unwrap();
+            let expected = if parent_attempt < 3 {
+                JobStatus::Failed
+            } else {
+                JobStatus::Dead
+            };
+            assert_eq!(
+                (
+                    parent.status,
+                    parent.progress,
+                    parent.attempts,
+                    parent.last_error.as_deref()
+                ),
+                (
+                    expected,
+                    Progress { done: 2, total: 2 },
+                    parent_attempt,
+                    Some("2 of 2 weeks ended DEAD: 2026-W01, 2026-W02")
+                )
+            );
+            if parent_attempt == 3 {
+                assert!(parent.finished_at.is_some());
+                break;
+            }
+            make_job_ready(store, &backfill).await.unwrap();
+            let retry = store.lease_job("w", lease).await.unwrap().unwrap();
+            assert_eq!(retry.job.id, backfill);
+            assert_eq!(store.revive_children(&backfill).await.unwrap(), Some(2));
+            store
+                .complete_job(&backfill, "w", retry.attempt, serde_json::json!({}))
+                .await
+                .unwrap();
+            assert_eq!(
+                store.job(&tenant, &backfill).await.unwrap().status,
+                JobStatus::Running
+            );
+        }
+        db.drop_db().await;
+    }
+}
+
+/// Three replicas starting at once on a new database all migrate: one applies every migration,
+/// the others wait for it and find nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_run_one_after_the_other() {
+    use vivacampo_store::StoreOptions;
+    let mut dbs = vec![TestDb::sqlite_empty(4, Duration::from_secs(10)).await];
+    dbs.extend(TestDb::postgres_empty(4, Duration::from_secs(10)).await);
+    for db in dbs {
+        let mut replicas = Vec::new();
+        for _ in 0..3 {
+            let store = Store::open(&StoreOptions {
+                url: db.url.clone(),
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(10),
+                statement_timeout: Duration::from_secs(10),
+            })
+            .await
+            .unwrap();
+            replicas.push(tokio::spawn(async move { store.migrate().await }));
+        }
+        // Every migration applied once, by one replica or another, none failing.
+        let mut applied = Vec::new();
+        for r in replicas {
+            applied.extend(r.await.unwrap().unwrap());
+        }
+        applied.sort();
+        let all: Vec<i64> = vivacampo_store::migrate::MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(applied, all, "{:?}", db.backend());
+        assert!(db.store.migrations_current().await.unwrap());
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_fields_is_created_whole_or_not_at_all() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (ana, tenant) = user_with_tenant(store, "batch@example.com").await;
+        store
+            .update_tenant(
+                &tenant,
+                TenantPatch {
+                    max_fields: Some(3),
+                    max_hectares: Some(1000.0),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let farm = store
+            .create_farm(&tenant, &ana, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let batch = |n: usize| (0..n).map(|_| new_aoi(&farm.id, 10.0)).collect::<Vec<_>>();
+        // Four fields would pass the quota of three: none is created.
+        assert!(matches!(
+            store.create_aois(&tenant, &ana, &farm.id, &batch(4)).await,
+            Err(StoreError::Quota(_))
+        ));
+        assert!(store.farm_aois(&tenant, &farm.id).await.unwrap().is_empty());
+        let created = store
+            .create_aois(&tenant, &ana, &farm.id, &batch(3))
+            .await
+            .unwrap();
+        assert_eq!(created.len(), 3);
+        let fields = store.farm_aois(&tenant, &farm.id).await.unwrap();
+        assert_eq!(fields.len(), 3);
+        for (aoi_id, job_id) in &created {
+            let job = store.job(&tenant, job_id).await.unwrap();
+            assert_eq!(job.job_type, JobType::Backfill);
+            assert_eq!(job.aoi_id.as_deref(), Some(aoi_id.as_str()));
+        }
+        // Another tenant's farm is not found, and nothing is created.
+        let (bia, other) = user_with_tenant(store, "batch-b@example.com").await;
+        assert!(matches!(
+            store.create_aois(&other, &bia, &farm.id, &batch(1)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.farm_aois(&other, &farm.id).await,
+            Err(StoreError::NotFound)
+        ));
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn login_backoff_is_per_account_shared_and_reset_by_success() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let backend = db.backend();
+        for attempt in 1..=5 {
+            let gate = store.begin_login_attempt("ana@x.io").await.unwrap();
+            assert_eq!(gate, None, "{backend:?}: attempt {attempt} is free");
+        }
+        let wait = store.begin_login_attempt(" ANA@x.io").await.unwrap();
+        assert!(
+            wait.is_some_and(|w| w > Duration::ZERO && w <= Duration::from_secs(1)),
+            "{backend:?}: the 6th attempt waits the first backoff (1 s), any case: {wait:?}"
+        );
+        assert_eq!(
+            store.begin_login_attempt("bia@x.io").await.unwrap(),
+            None,
+            "{backend:?}: another account is not slowed"
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(store.begin_login_attempt("ana@x.io").await.unwrap(), None);
+        let wait = store
+            .begin_login_attempt("ana@x.io")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(2),
+            "{backend:?}: the wait doubles: {wait:?}"
+        );
+        store.login_succeeded("Ana@X.io").await.unwrap();
+        assert_eq!(
+            store.begin_login_attempt("ana@x.io").await.unwrap(),
+            None,
+            "{backend:?}: success forgets the failures"
+        );
+
+        // Parallel guesses (many addresses, many replicas) cannot slip past the backoff while the
+        // password hash runs: the attempt is counted before the password is checked.
+        let guesses = (0..20).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.begin_login_attempt("carla@x.io").await.unwrap() })
+        });
+        let mut admitted = 0;
+        for guess in guesses {
+            if guess.await.unwrap().is_none() {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 5, "{backend:?}: exactly the free attempts pass");
+        db.drop_db().await;
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("vivacampo-perm-{}", uuid::Uuid::new_v4()));
+    let db = dir.join("data").join("vivacampo.db");
+    let store = Store::open(&vivacampo_store::StoreOptions {
+        url: format!("sqlite://{}", db.display()),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(3),
+        statement_timeout: Duration::from_secs(10),
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.join("data")), 0o700, "the directory");
+    assert_eq!(mode(&db), 0o600, "the database");
+    let wal = dir.join("data").join("vivacampo.db-wal");
+    assert_eq!(mode(&wal), 0o600, "its write-ahead log");
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
