@@ -1,5 +1,6 @@
 //! Calls to outside services, counted by service and outcome for `/metrics`: the imagery
-//! catalog (STAC searches), imagery files (COG header and tile reads) and the raster store.
+//! catalog (STAC searches), imagery files (COG header and tile reads), the raster store and the
+//! weather service (Open-Meteo).
 //! One set of counters per process, like a default metrics registry, because every part of a
 //! process that reaches these services should add to the same figures.
 
@@ -14,9 +15,19 @@ pub enum Service {
     Imagery,
     /// Writes, reads and deletes in the raster store.
     RasterStore,
+    /// Open-Meteo archive and forecast requests, each HTTP request (retries too).
+    OpenMeteo,
+    /// Sentinel Hub token, Catalog and Process requests, each HTTP request (retries too).
+    SentinelHub,
 }
 
-const SERVICES: [Service; 3] = [Service::Catalog, Service::Imagery, Service::RasterStore];
+const SERVICES: [Service; 5] = [
+    Service::Catalog,
+    Service::Imagery,
+    Service::RasterStore,
+    Service::OpenMeteo,
+    Service::SentinelHub,
+];
 
 impl Service {
     pub fn name(self) -> &'static str {
@@ -24,15 +35,19 @@ impl Service {
             Service::Catalog => "catalog",
             Service::Imagery => "imagery",
             Service::RasterStore => "raster_store",
+            Service::OpenMeteo => "open_meteo",
+            Service::SentinelHub => "sentinel_hub",
         }
     }
 }
 
-/// `[service][0 = ok, 1 = error]`.
-static COUNTS: [[AtomicU64; 2]; 3] = [
-    [AtomicU64::new(0), AtomicU64::new(0)],
-    [AtomicU64::new(0), AtomicU64::new(0)],
-    [AtomicU64::new(0), AtomicU64::new(0)],
+/// `[service][0 = ok, 1 = error, 2 = timeout]`.
+static COUNTS: [[AtomicU64; 3]; 5] = [
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
 ];
 
 /// Counts one call and hands its result back.
@@ -42,12 +57,18 @@ pub fn record<T, E>(service: Service, result: Result<T, E>) -> Result<T, E> {
     result
 }
 
-/// `(service, outcome, calls)` for every service and outcome, `outcome` being `ok` or `error`.
+/// Counts one call that got no answer in time.
+pub fn record_timeout(service: Service) {
+    COUNTS[service as usize][2].fetch_add(1, Ordering::Relaxed);
+}
+
+/// `(service, outcome, calls)` for every service and outcome, `outcome` being `ok`, `error` or
+/// `timeout`.
 pub fn snapshot() -> Vec<(&'static str, &'static str, u64)> {
     SERVICES
         .iter()
         .flat_map(|&s| {
-            [("ok", 0), ("error", 1)].map(|(outcome, i)| {
+            [("ok", 0), ("error", 1), ("timeout", 2)].map(|(outcome, i)| {
                 (
                     s.name(),
                     outcome,
@@ -77,6 +98,9 @@ mod tests {
         assert_eq!(record::<(), _>(Service::Catalog, Err("down")), Err("down"));
         assert!(calls("catalog", "ok") > ok);
         assert!(calls("catalog", "error") > err);
-        assert_eq!(snapshot().len(), 6);
+        let timeouts = calls("catalog", "timeout");
+        record_timeout(Service::Catalog);
+        assert_eq!(calls("catalog", "timeout"), timeouts + 1);
+        assert_eq!(snapshot().len(), 15);
     }
 }

@@ -9,10 +9,19 @@
 //! 1000 (processing baseline 04.00 and later, BOA_ADD_OFFSET = −1000). Some scenes have clouds
 //! (SCL 8/9, bright pixels) and their shadows (SCL 3, dark pixels); the scenes of the third and
 //! sixth ISO week before `end_date`'s are overcast, so the demo's weeks always include CLOUDY
-//! ones. The demo farm's three fields are inside, each painted with its crop's curve: a soybean
-//! centre pivot ([`DEMO_PIVOT`]), a maize field ([`DEMO_RECTANGLE`]) and a pasture
-//! ([`DEMO_PASTURE`]). Clouds depend on a scene's place in the series, not on its date, so every
-//! `end_date` of the same weekday gets the same sky. Everything is deterministic for a seed.
+//! ones, and those of `end_date`'s own week are clear. The demo farm's four fields are inside,
+//! each painted with its crop's curve: a soybean centre pivot ([`DEMO_PIVOT`]), a maize field
+//! ([`DEMO_RECTANGLE`]), a pasture ([`DEMO_PASTURE`]) that has been losing its cover for two
+//! seasons ([`degrading_pasture_ndvi`]) and the problem field ([`DEMO_PROBLEM`]), whose NDVI
+//! drops over the last weeks before `end_date`. Clouds depend on a scene's place in the series,
+//! not on its date, so every `end_date` of the same weekday gets the same sky. Everything is
+//! deterministic for a seed.
+//!
+//! A pasture's decline shows only against its earlier seasons, so the catalog also holds the
+//! pasture's history: small scenes around it, on the same 5-day revisit, over the wet seasons
+//! of the [`HISTORY_DAYS`] before the first week ([`history_dates`]).
+//!
+//! Sentinel-1 RTC scenes (collection `sentinel-1-rtc`) over the same area come from [`radar`].
 //!
 //! Layout, as static STAC catalogs usually are: `catalog.json`, then per scene
 //! `{id}/{id}.json` with assets `./B04.tif` etc. (Earth Search asset keys: `red`, `nir`, `scl`…).
@@ -29,6 +38,8 @@ use vivacampo_raster::tiff::BandInfo;
 
 use crate::error::{Error, Result};
 
+pub mod radar;
+
 pub const EPSG: u32 = 32722;
 /// Centre of the demo area (lon, lat).
 pub const CENTER: (f64, f64) = (-50.90, -17.74);
@@ -36,12 +47,37 @@ pub const CENTER: (f64, f64) = (-50.90, -17.74);
 pub const DEMO_PIVOT: ((f64, f64), f64) = ((-50.905, -17.745), 560.0);
 /// The demo farm's maize field: `[min lon, min lat, max lon, max lat]`.
 pub const DEMO_RECTANGLE: [f64; 4] = [-50.893, -17.731, -50.878, -17.722];
-/// The demo farm's pasture, north-west of the pivot: `[min lon, min lat, max lon, max lat]`.
+/// The demo farm's pasture, north-west of the pivot, degrading ([`Cover::DegradingPasture`]):
+/// `[min lon, min lat, max lon, max lat]`.
 pub const DEMO_PASTURE: [f64; 4] = [-50.918, -17.735, -50.906, -17.726];
+/// Days before the first week that the pasture's history covers: the season judged and the
+/// two before it, whatever the date ([`history_dates`]).
+pub const HISTORY_DAYS: i64 = 1100;
+/// Share of the pasture's green cover lost by the catalog's end date…
+const PASTURE_LOSS: f64 = 0.35;
+/// …starting this many days before it.
+const PASTURE_DECLINE_DAYS: f64 = 900.0;
+/// The demo farm's problem field, south-east of the pivot: a crop that greened up weeks ago and
+/// is now drying down under the demo's recent dry spell ([`StressedCrop`](Cover::StressedCrop)):
+/// `[min lon, min lat, max lon, max lat]`.
+pub const DEMO_PROBLEM: [f64; 4] = [-50.893, -17.758, -50.880, -17.750];
 /// ISO weeks before the last one whose scenes are all overcast.
 const OVERCAST_WEEKS: [i64; 2] = [2, 5];
 /// Days between acquisitions (Sentinel-2A + 2B).
 pub const REVISIT_DAYS: i64 = 5;
+/// The time of day (UTC) of every demo acquisition: Sentinel-2's overpass of Goiás.
+pub const ACQUISITION_TIME: Time = time::macros::time!(13:36:21);
+
+/// The newest `end_date` whose acquisition has already happened at `now`: today once the
+/// day's overpass time has passed, else yesterday, so no scene is dated in the future.
+pub fn latest_end_date(now: OffsetDateTime) -> Date {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    if now.time() >= ACQUISITION_TIME {
+        now.date()
+    } else {
+        now.date() - Duration::days(1)
+    }
+}
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -52,6 +88,8 @@ pub struct DemoOptions {
     /// Side of the square area in metres (10 000 by default; tests use less).
     pub size_m: f64,
     pub seed: u64,
+    /// Also write the demo pasture's history ([`history_dates`]); `vivacampo demo` does.
+    pub pasture_history: bool,
 }
 
 impl DemoOptions {
@@ -61,6 +99,7 @@ impl DemoOptions {
             end_date,
             size_m: 10_000.0,
             seed: 2024,
+            pasture_history: false,
         }
     }
 }
@@ -126,8 +165,14 @@ pub enum Cover {
     Soybean,
     Maize,
     Pasture,
+    /// The demo farm's pasture: a pasture losing its cover season after season
+    /// ([`degrading_pasture_ndvi`]).
+    DegradingPasture,
     Cerrado,
     Road,
+    /// The problem field: its NDVI follows the days before the catalog's end date, not the
+    /// calendar, so it shows the same story on any date ([`stressed_crop_ndvi`]).
+    StressedCrop,
 }
 
 impl Cover {
@@ -136,10 +181,50 @@ impl Cover {
     pub fn ndvi(self, date: Date) -> f64 {
         ndvi_curve(self, f64::from(date.ordinal()))
     }
+
+    /// The NDVI of this cover on `date` in a catalog ending on `end_date`.
+    pub fn ndvi_until(self, date: Date, end_date: Date) -> f64 {
+        match self {
+            Cover::StressedCrop => stressed_crop_ndvi((end_date - date).whole_days() as f64),
+            Cover::DegradingPasture => degrading_pasture_ndvi(date, end_date),
+            other => other.ndvi(date),
+        }
+    }
+}
+
+/// The problem field's NDVI `days_before` the catalog's end date: bare soil until five weeks
+/// before, a green-up to a 0.8 canopy four weeks before, then, over the last two weeks, a
+/// fall to about 0.4 — a mid-season drop the signals see as a rapid decline and low vigor, under the
+/// demo weather's recent dry spell ([`crate::weather::demo::recent_dry_spell`]).
+pub fn stressed_crop_ndvi(days_before: f64) -> f64 {
+    let s = |t: f64| 1.0 / (1.0 + (-t).exp());
+    // The ISO weeks 2 and 5 before the end date's are overcast ([`OVERCAST_WEEKS`]): whatever
+    // the end date's weekday, weeks 6 and 7 before (from 36 days) are bare, week 4 (up to 34
+    // days) green, week 3 (from 15 days) before the drop and week 1 (up to 13 days) after it.
+    let green = s((31.0 - days_before) / 2.5);
+    let drop = s((14.0 - days_before) / 1.5);
+    0.2 + 0.6 * green - 0.4 * drop
+}
+
+/// The demo pasture's NDVI on `date` in a catalog ending on `end_date`: a healthy pasture's
+/// curve losing a share of its cover that grows, ever faster, from nothing
+/// [`PASTURE_DECLINE_DAYS`] before the end date to [`PASTURE_LOSS`] at it — too slowly to be a
+/// decline from one week to the next, enough for the wet-season peak to fall season after
+/// season (about 0.67, 0.62, then 0.52) while more soil shows.
+pub fn degrading_pasture_ndvi(date: Date, end_date: Date) -> f64 {
+    let days_before = (end_date - date).whole_days() as f64;
+    let loss = PASTURE_LOSS
+        * (1.0 - days_before / PASTURE_DECLINE_DAYS)
+            .clamp(0.0, 1.0)
+            .powf(1.2);
+    ndvi_curve(Cover::Pasture, f64::from(date.ordinal())) * (1.0 - loss)
 }
 
 /// NDVI of a cover on a day of the year (Goiás: soybean sown late October, summer maize late
-/// September, pasture green in the wet season December–April).
+/// September, pasture green in the wet season December–April). These are the healthy fields:
+/// smooth curves, no dips, whatever the date. (The problem field follows
+/// [`stressed_crop_ndvi`] and the demo pasture [`degrading_pasture_ndvi`]; here they get their
+/// recent state.)
 fn ndvi_curve(cover: Cover, doy: f64) -> f64 {
     let logistic = |sow: f64, up: f64, down: f64, base: f64, peak: f64| {
         let d = (doy - sow).rem_euclid(365.0);
@@ -149,7 +234,9 @@ fn ndvi_curve(cover: Cover, doy: f64) -> f64 {
     match cover {
         Cover::Soybean => logistic(300.0, 32.0, 105.0, 0.18, 0.88),
         Cover::Maize => logistic(268.0, 38.0, 118.0, 0.2, 0.84),
+        Cover::StressedCrop => 0.8,
         Cover::Pasture => 0.5 + 0.17 * ((doy - 45.0) / 365.0 * std::f64::consts::TAU).cos(),
+        Cover::DegradingPasture => ndvi_curve(Cover::Pasture, doy) * (1.0 - PASTURE_LOSS),
         Cover::Cerrado => 0.6 + 0.08 * ((doy - 60.0) / 365.0 * std::f64::consts::TAU).cos(),
         Cover::Road => 0.16,
     }
@@ -205,6 +292,7 @@ struct Landscape {
     pivot: ((f64, f64), f64),
     rectangle: [(f64, f64); 4],
     pasture: [(f64, f64); 4],
+    problem: [(f64, f64); 4],
 }
 
 const PARCEL_W: f64 = 760.0;
@@ -227,6 +315,7 @@ impl Landscape {
             pivot: (utm.from_lonlat(lon, lat), r),
             rectangle: corners(DEMO_RECTANGLE),
             pasture: corners(DEMO_PASTURE),
+            problem: corners(DEMO_PROBLEM),
         }
     }
 
@@ -239,7 +328,10 @@ impl Landscape {
             return Cover::Maize;
         }
         if in_convex(&self.pasture, x, y) {
-            return Cover::Pasture;
+            return Cover::DegradingPasture;
+        }
+        if in_convex(&self.problem, x, y) {
+            return Cover::StressedCrop;
         }
         let (cx, cy) = ((x / PARCEL_W).floor(), (y / PARCEL_H).floor());
         let (ox, oy) = (x - cx * PARCEL_W, y - cy * PARCEL_H);
@@ -332,26 +424,9 @@ pub fn generate(
 ) -> Result<Summary> {
     let utm = Crs::from_epsg(EPSG).map_err(|e| Error::Catalog(e.to_string()))?;
     let (ulx, uly, size) = area(opts.size_m, &utm);
+    let whole = Extent::new(ulx, uly, size, &utm);
     let land = Landscape::new(opts.seed, &utm);
-    let corners = [
-        utm.to_lonlat(ulx, uly),
-        utm.to_lonlat(ulx + size, uly),
-        utm.to_lonlat(ulx + size, uly - size),
-        utm.to_lonlat(ulx, uly - size),
-    ];
-    let bbox = [
-        corners.iter().map(|c| c.0).fold(f64::INFINITY, f64::min),
-        corners.iter().map(|c| c.1).fold(f64::INFINITY, f64::min),
-        corners
-            .iter()
-            .map(|c| c.0)
-            .fold(f64::NEG_INFINITY, f64::max),
-        corners
-            .iter()
-            .map(|c| c.1)
-            .fold(f64::NEG_INFINITY, f64::max),
-    ];
-    let dates = acquisition_dates(opts);
+    let pasture = Extent::around(&land.pasture, &utm);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     // Until the new one is complete there is no catalog (see `ensure`).
     let catalog_path = out_dir.join("catalog.json");
@@ -361,13 +436,28 @@ pub fn generate(
         }
         _ => {}
     }
-    let scenes: Vec<SceneSpec> = dates
+    let history = if opts.pasture_history {
+        history_dates(opts)
+    } else {
+        Vec::new()
+    };
+    // History first, so the scenes are listed oldest first; its scenes are numbered apart, so
+    // the live scenes keep their noise, platforms and skies.
+    let scenes: Vec<SceneSpec> = history
         .iter()
         .enumerate()
-        .map(|(i, date)| SceneSpec {
-            index: i as u64,
-            date: *date,
-            kind: sky_kind(opts.seed, i, *date, opts.end_date),
+        .map(|(k, date)| (HISTORY_INDEX + k, *date, pasture))
+        .chain(
+            acquisition_dates(opts)
+                .into_iter()
+                .enumerate()
+                .map(|(i, date)| (i, date, whole)),
+        )
+        .map(|(index, date, extent)| SceneSpec {
+            index: index as u64,
+            date,
+            kind: sky_kind(opts.seed, index, date, opts.end_date),
+            extent,
         })
         .collect();
     // Scenes are independent: one worker thread per core, progress reported from here.
@@ -383,7 +473,7 @@ pub fn generate(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(scene) = scenes.get(i) else { break };
-                    let r = write_scene(out_dir, opts, land, (ulx, uly, size), bbox, scene);
+                    let r = write_scene(out_dir, opts, land, scene);
                     if tx.send((i, r)).is_err() {
                         break;
                     }
@@ -396,7 +486,8 @@ pub fn generate(
             progress(done + 1, scenes.len());
         }
     });
-    let (mut files, mut bytes) = (0usize, 0u64);
+    let (radar_ids, mut files, mut bytes) =
+        radar::write_scenes(out_dir, opts, &land, (ulx, uly, size), whole.bbox)?;
     let mut ids = Vec::new();
     for r in written {
         let (id, n, b) = r.expect("every scene reported")?;
@@ -410,6 +501,8 @@ pub fn generate(
         "description": "VivaCampo offline demo: synthetic Sentinel-2 L2A scenes over Rio Verde, Goiás",
         "links": ids.iter().map(|id| json!({"rel": "item", "href": format!("./{id}/{id}.json"),
                                             "type": "application/geo+json"}))
+            .chain(radar_ids.iter().map(|id| json!({"rel": "item", "href": format!("./{id}/{id}.json"),
+                                                    "type": "application/geo+json"})))
             .chain([json!({"rel": "root", "href": "./catalog.json", "type": "application/json"})])
             .collect::<Vec<_>>(),
     });
@@ -417,7 +510,7 @@ pub fn generate(
     bytes += write_json(&catalog_path, &catalog)?;
     Ok(Summary {
         scene_ids: ids,
-        bbox,
+        bbox: whole.bbox,
         files,
         bytes,
     })
@@ -437,13 +530,59 @@ fn acquisition_dates(opts: &DemoOptions) -> Vec<Date> {
     dates
 }
 
+/// The demo pasture's history: the dates, oldest first, of the 5-day revisit before the first
+/// week's that fall in a wet season (ISO weeks 49 to 17, when a pasture's peak shows) over the
+/// [`HISTORY_DAYS`] before it. That is the season the signals judge and at least the two before
+/// it, whatever `end_date`.
+pub fn history_dates(opts: &DemoOptions) -> Vec<Date> {
+    let Some(&first) = acquisition_dates(opts).first() else {
+        return Vec::new();
+    };
+    let oldest = first - Duration::days(HISTORY_DAYS);
+    let mut dates = Vec::new();
+    let mut d = first - Duration::days(REVISIT_DAYS);
+    while d >= oldest {
+        let week = d.iso_week();
+        if week >= WET_FIRST_WEEK || week <= WET_LAST_WEEK {
+            dates.push(d);
+        }
+        d -= Duration::days(REVISIT_DAYS);
+    }
+    dates.reverse();
+    dates
+}
+
+/// [`history_dates`] as the spans of consecutive dates (one per wet season), oldest first:
+/// what `vivacampo demo` backfills for the pasture.
+pub fn history_spans(opts: &DemoOptions) -> Vec<(Date, Date)> {
+    let mut spans: Vec<(Date, Date)> = Vec::new();
+    for date in history_dates(opts) {
+        match spans.last_mut() {
+            Some((_, last)) if date - *last <= Duration::days(REVISIT_DAYS) => *last = date,
+            _ => spans.push((date, date)),
+        }
+    }
+    spans
+}
+
+/// ISO weeks of the wet season (as `vivacampo_core::signals` has them for pastures).
+const WET_FIRST_WEEK: u8 = 49;
+const WET_LAST_WEEK: u8 = 17;
+/// Index of the first history scene (live scenes count from 0).
+const HISTORY_INDEX: usize = 1 << 20;
+
 /// The sky of scene `index` (0 the oldest) on `date`: overcast in the [`OVERCAST_WEEKS`] before
-/// `end`'s ISO week, else mostly clear, now and then cloudy.
+/// `end`'s ISO week, clear in `end`'s own week, else mostly clear, now and then cloudy.
 fn sky_kind(seed: u64, index: usize, date: Date, end: Date) -> u32 {
     let monday = |d: Date| d - Duration::days(i64::from(d.weekday().number_days_from_monday()));
     let weeks_before = (monday(end) - monday(date)).whole_days() / 7;
     if OVERCAST_WEEKS.contains(&weeks_before) {
         return 3;
+    }
+    // The newest week is clear: signals judge a field at its newest week, and only a clear
+    // one shows the problem field's state (a cloudy newest week assesses nothing).
+    if weeks_before == 0 {
+        return 0;
     }
     match unit(seed, index as i64, 0, 7) {
         u if u < 0.55 => 0,
@@ -455,8 +594,8 @@ fn sky_kind(seed: u64, index: usize, date: Date, end: Date) -> u32 {
 /// What [`ensure`] compares: a catalog made with other options is made again. `version`
 /// changes when the generator does.
 fn options_json(opts: &DemoOptions) -> Value {
-    json!({"version": 2, "weeks": opts.weeks, "end_date": opts.end_date.to_string(),
-           "size_m": opts.size_m, "seed": opts.seed})
+    json!({"version": 5, "weeks": opts.weeks, "end_date": opts.end_date.to_string(),
+           "size_m": opts.size_m, "seed": opts.seed, "pasture_history": opts.pasture_history})
 }
 
 /// Generates the catalog unless `out_dir` already holds one made with the same options (the
@@ -481,6 +620,59 @@ struct SceneSpec {
     index: u64,
     date: Date,
     kind: u32,
+    extent: Extent,
+}
+
+/// A square of the UTM grid (upper-left corner and side in metres) and its lon/lat bbox.
+#[derive(Debug, Clone, Copy)]
+struct Extent {
+    ulx: f64,
+    uly: f64,
+    size: f64,
+    bbox: [f64; 4],
+}
+
+impl Extent {
+    fn new(ulx: f64, uly: f64, size: f64, utm: &Crs) -> Extent {
+        let corners = [
+            utm.to_lonlat(ulx, uly),
+            utm.to_lonlat(ulx + size, uly),
+            utm.to_lonlat(ulx + size, uly - size),
+            utm.to_lonlat(ulx, uly - size),
+        ];
+        let (lons, lats) = (corners.map(|c| c.0), corners.map(|c| c.1));
+        Extent {
+            ulx,
+            uly,
+            size,
+            bbox: [
+                lons.into_iter().fold(f64::INFINITY, f64::min),
+                lats.into_iter().fold(f64::INFINITY, f64::min),
+                lons.into_iter().fold(f64::NEG_INFINITY, f64::max),
+                lats.into_iter().fold(f64::NEG_INFINITY, f64::max),
+            ],
+        }
+    }
+
+    /// The square on the 60 m grid around a field with 240 m to spare.
+    fn around(corners: &[(f64, f64); 4], utm: &Crs) -> Extent {
+        let margin = 240.0;
+        let fold = |f: fn(&(f64, f64)) -> f64, init: f64, pick: fn(f64, f64) -> f64| {
+            corners.iter().map(f).fold(init, pick)
+        };
+        let (x0, x1) = (
+            fold(|c| c.0, f64::INFINITY, f64::min) - margin,
+            fold(|c| c.0, f64::NEG_INFINITY, f64::max) + margin,
+        );
+        let (y0, y1) = (
+            fold(|c| c.1, f64::INFINITY, f64::min) - margin,
+            fold(|c| c.1, f64::NEG_INFINITY, f64::max) + margin,
+        );
+        let ulx = (x0 / 60.0).floor() * 60.0;
+        let uly = (y1 / 60.0).ceil() * 60.0;
+        let size = (((x1 - ulx).max(uly - y0)) / 60.0).ceil() * 60.0;
+        Extent::new(ulx, uly, size, utm)
+    }
 }
 
 fn write_json(path: &Path, v: &Value) -> Result<u64> {
@@ -496,10 +688,14 @@ fn write_scene(
     out_dir: &Path,
     opts: &DemoOptions,
     land: &Landscape,
-    (ulx, uly, size): (f64, f64, f64),
-    bbox: [f64; 4],
     scene: &SceneSpec,
 ) -> Result<(String, usize, u64)> {
+    let Extent {
+        ulx,
+        uly,
+        size,
+        bbox,
+    } = scene.extent;
     let (platform, letter) = if scene.index.is_multiple_of(2) {
         ("sentinel-2a", 'A')
     } else {
@@ -513,7 +709,6 @@ fn write_scene(
     );
     let dir = out_dir.join(&id);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let doy = f64::from(scene.date.ordinal());
     let sky = Sky::new(
         opts.seed,
         scene.index,
@@ -544,8 +739,8 @@ fn write_scene(
                     (y / res) as i64,
                     100 + scene.index,
                 ) - 0.5;
-                let ndvi =
-                    (ndvi_curve(cover, doy) + 0.08 * patch + 0.02 * jitter).clamp(0.05, 0.92);
+                let curve = cover.ndvi_until(scene.date, opts.end_date);
+                let ndvi = (curve + 0.08 * patch + 0.02 * jitter).clamp(0.05, 0.92);
                 let f = canopy_fraction(ndvi);
                 let cloud = sky.cloud(x, y);
                 let shadow = cloud < 0.05 && sky.shadow(x, y);
@@ -650,7 +845,7 @@ fn write_scene(
     }
     let n10 = (size / 10.0).round() as usize;
     let pct = |c: u64| (c as f64 * 100.0 / total20.max(1) as f64 * 1000.0).round() / 1000.0;
-    let datetime = OffsetDateTime::new_utc(scene.date, Time::from_hms(13, 36, 21).expect("valid"));
+    let datetime = OffsetDateTime::new_utc(scene.date, ACQUISITION_TIME);
     let item = json!({
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -703,7 +898,31 @@ fn write_cog(path: &Path, raster: &Raster, opts: &CogOptions) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn the_newest_scene_is_never_after_now() {
+        // Before the day's overpass the newest scene is yesterday's; from it on, today's.
+        assert_eq!(
+            latest_end_date(datetime!(2026-04-02 09:00 UTC)),
+            date!(2026 - 04 - 01)
+        );
+        assert_eq!(
+            latest_end_date(datetime!(2026-04-02 13:36:21 UTC)),
+            date!(2026 - 04 - 02)
+        );
+        assert_eq!(
+            latest_end_date(datetime!(2026-04-02 11:00 -3)),
+            date!(2026 - 04 - 02)
+        );
+        for hour in 0..24 {
+            let now = OffsetDateTime::new_utc(
+                date!(2026 - 04 - 02),
+                Time::from_hms(hour, 59, 0).unwrap(),
+            );
+            assert!(OffsetDateTime::new_utc(latest_end_date(now), ACQUISITION_TIME) <= now);
+        }
+    }
 
     #[test]
     fn canopy_fraction_reproduces_ndvi() {
@@ -724,7 +943,82 @@ mod tests {
         assert!(ndvi_curve(Cover::Soybean, 15.0) > 0.8);
         assert!(ndvi_curve(Cover::Soybean, 200.0) < 0.25);
         assert!(ndvi_curve(Cover::Maize, 340.0) > 0.75);
+        // The healthy maize grows through the November dry spell without a dip.
+        assert!(ndvi_curve(Cover::Maize, 324.0) > ndvi_curve(Cover::Maize, 310.0));
+        // The problem field: bare, green, then a drop over its last two weeks.
+        assert!(stressed_crop_ndvi(56.0) < 0.3);
+        assert!(stressed_crop_ndvi(22.0) > 0.75);
+        assert!(stressed_crop_ndvi(0.0) < 0.5);
         assert!(ndvi_curve(Cover::Pasture, 45.0) > ndvi_curve(Cover::Pasture, 230.0) + 0.3);
+    }
+
+    #[test]
+    fn the_demo_pasture_peaks_lower_season_after_season_without_a_weekly_drop() {
+        let end = date!(2026 - 12 - 05);
+        let peak = |year: i32| {
+            degrading_pasture_ndvi(
+                Date::from_calendar_date(year, time::Month::February, 14).unwrap(),
+                end,
+            )
+        };
+        let healthy = ndvi_curve(Cover::Pasture, 45.0);
+        assert!(
+            (peak(2024) - healthy).abs() < 1e-9,
+            "three seasons ago it was healthy"
+        );
+        assert!(
+            peak(2025) < healthy - 0.03 && peak(2025) > healthy - 0.08,
+            "{}",
+            peak(2025)
+        );
+        // The signals' threshold on its own: 0.1 below the earlier seasons' median peak.
+        assert!(
+            (healthy + peak(2025)) / 2.0 - peak(2026) > 0.11,
+            "{}",
+            peak(2026)
+        );
+        let mut day = end - Duration::days(HISTORY_DAYS);
+        while day < end {
+            let next = day + Duration::days(7);
+            let change = degrading_pasture_ndvi(next, end) - degrading_pasture_ndvi(day, end);
+            let seasonal = ndvi_curve(Cover::Pasture, f64::from(next.ordinal()))
+                - ndvi_curve(Cover::Pasture, f64::from(day.ordinal()));
+            assert!(change - seasonal > -0.02, "a weekly drop on {day}");
+            day = next;
+        }
+    }
+
+    #[test]
+    fn the_pasture_history_covers_three_wet_seasons_before_the_first_week_whatever_the_date() {
+        for end in [
+            date!(2026 - 12 - 05),
+            date!(2027 - 02 - 10),
+            date!(2027 - 07 - 01),
+        ] {
+            let mut opts = DemoOptions::new(9, end);
+            opts.pasture_history = true;
+            let live = acquisition_dates(&opts);
+            let dates = history_dates(&opts);
+            assert!(dates.is_sorted() && dates.last() < live.first());
+            assert!(
+                dates
+                    .windows(2)
+                    .all(|w| (w[1] - w[0]).whole_days() % REVISIT_DAYS == 0)
+            );
+            assert!(dates.iter().all(|d| !(18..=48).contains(&d.iso_week())));
+            let spans = history_spans(&opts);
+            assert!((3..=4).contains(&spans.len()), "{end}: {spans:?}");
+            // Every span but the oldest (cut by HISTORY_DAYS) and the newest (cut by the live
+            // weeks) is a whole wet season: from week 49 (early December) to week 17 (late April).
+            for (from, to) in &spans[1..spans.len() - 1] {
+                assert_eq!((from.iso_week(), to.iso_week()), (49, 17), "{from}..{to}");
+            }
+            let weeks: usize = spans
+                .iter()
+                .map(|(from, to)| vivacampo_core::weeks::IsoWeek::spanning(*from, *to).len())
+                .sum();
+            assert!((50..=80).contains(&weeks), "{end}: {weeks} weeks");
+        }
     }
 
     #[test]
@@ -737,7 +1031,12 @@ mod tests {
             let inside = |x: f64, y: f64| x > ulx && x < ulx + size && y > uly - size && y < uly;
             let ((px, py), r) = land.pivot;
             assert!(inside(px - r, py - r) && inside(px + r, py + r), "{side}");
-            for (x, y) in land.rectangle.iter().chain(&land.pasture) {
+            for (x, y) in land
+                .rectangle
+                .iter()
+                .chain(&land.pasture)
+                .chain(&land.problem)
+            {
                 assert!(inside(*x, *y), "{side}");
             }
         }
@@ -789,7 +1088,8 @@ mod tests {
         vec![
             (pivot, Cover::Soybean),
             (within(&land.rectangle), Cover::Maize),
-            (within(&land.pasture), Cover::Pasture),
+            (within(&land.pasture), Cover::DegradingPasture),
+            (within(&land.problem), Cover::StressedCrop),
         ]
     }
 

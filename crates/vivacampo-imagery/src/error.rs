@@ -50,8 +50,28 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{url}: no answer within {} ms", after.as_millis())]
+    Timeout {
+        url: String,
+        after: std::time::Duration,
+    },
     #[error("{0}")]
     Catalog(String),
+    /// Sentinel Hub refused or failed a request (one sentence, no URL).
+    #[error("{0}")]
+    SentinelHub(String),
+    /// The weather service refused the request (HTTP 400 and its `reason`).
+    #[error("the weather service refused the request: {reason}")]
+    WeatherRejected { reason: String },
+    /// The weather service's request limit is reached (HTTP 429 and its `reason`).
+    #[error("the weather service's {period} request limit is reached: {reason}")]
+    WeatherLimit {
+        period: crate::weather::LimitPeriod,
+        reason: String,
+    },
+    /// A weather response not in the expected shape.
+    #[error("weather response from {url}: {reason}")]
+    WeatherFormat { url: String, reason: String },
     #[error("background task failed: {0}")]
     Task(String),
 }

@@ -7,7 +7,12 @@
 //! - [`stac`]: STAC API client and static catalogs, items parsed into plain [`stac::Scene`]s.
 //! - [`observation`]: a scene's bands read onto a field grid as reflectance (for the week
 //!   composite of PROCESS_WEEK).
+//! - [`sentinel_hub`]: Sentinel Hub (OAuth2, Catalog and Process APIs) as a Sentinel-2 and
+//!   Sentinel-1 source, and a loopback stand-in speaking its protocol.
+//! - [`radar`]: Sentinel-1 VV/VH scenes read onto a field grid (PROCESS_RADAR_WEEK).
 //! - [`demo`]: the offline demo catalog (real COGs and STAC items on disk).
+//! - [`weather`]: the Open-Meteo client, a loopback server speaking its API, and the demo's
+//!   Cerrado weather.
 //!
 //! Decisions are recorded in `docs/adr/0005-imagery-sources.md`.
 
@@ -17,9 +22,12 @@ pub mod catalog_server;
 pub mod demo;
 pub mod error;
 pub mod observation;
+pub mod radar;
+pub mod sentinel_hub;
 pub mod source;
 pub mod stac;
 pub mod store;
+pub mod weather;
 
 pub use error::{Error, Result};
 

@@ -95,7 +95,7 @@ pub async fn read_observation(
 /// The check `external-apis.md` §1.6 asks for: some Earth Search items say the BOA offset was
 /// not removed although it was. Real red reflectance of clear land is rarely below 0; if more
 /// than a fifth of the clear pixels would be, the DNs were already shifted.
-fn offset_already_applied(
+pub(crate) fn offset_already_applied(
     bands: &[Band],
     planes: &[Vec<f64>],
     scaling: &[(f64, f64)],
@@ -168,6 +168,8 @@ mod tests {
             shape: None,
             processing_baseline: Some("05.10".into()),
             boa_offset_applied: Some(false),
+            orbit_state: None,
+            relative_orbit: None,
             assets,
         };
         let grid = Grid {

@@ -34,6 +34,9 @@ pub const EARTH_SEARCH: &str = "https://earth-search.aws.element84.com/v1";
 pub const PLANETARY_COMPUTER: &str = "https://planetarycomputer.microsoft.com/api/stac/v1";
 const PC_SAS: &str = "https://planetarycomputer.microsoft.com/api/sas/v1/token";
 pub const SENTINEL2_L2A: &str = "sentinel-2-l2a";
+/// Planetary Computer's Sentinel-1 radiometrically terrain-corrected collection (gamma0, linear
+/// power, `vv`/`vh` COGs).
+pub const SENTINEL1_RTC: &str = "sentinel-1-rtc";
 /// Items fetched per page.
 const PAGE_LIMIT: u32 = 100;
 
@@ -68,6 +71,12 @@ pub struct Scene {
     pub shape: Option<[u32; 2]>,
     pub processing_baseline: Option<String>,
     pub boa_offset_applied: Option<bool>,
+    /// Sentinel-1 `sat:orbit_state` (`ascending` / `descending`); `None` for optical items.
+    #[serde(default)]
+    pub orbit_state: Option<String>,
+    /// Sentinel-1 `sat:relative_orbit`.
+    #[serde(default)]
+    pub relative_orbit: Option<i64>,
     /// ESA band name (`B04`, `SCL`, …) → asset.
     pub assets: BTreeMap<String, Asset>,
 }
@@ -128,18 +137,22 @@ impl Catalog {
             s if s.starts_with("http://") || s.starts_with("https://") => {
                 Catalog::Api(StacApi::new(s, SENTINEL2_L2A, http)?)
             }
-            s => {
-                let path = match Url::parse(s) {
-                    Ok(u) if u.scheme() == "file" => {
-                        u.to_file_path().map_err(|()| Error::Location {
-                            url: s.into(),
-                            reason: "not a local path".into(),
-                        })?
-                    }
-                    _ => PathBuf::from(s),
-                };
-                Catalog::Static(StaticCatalog::new(path))
+            s => Catalog::Static(StaticCatalog::new(local_path(s)?).of_collection(SENTINEL2_L2A)),
+        })
+    }
+
+    /// The Sentinel-1 RTC catalog of setting `radar_source`: `planetary-computer` (SAS-signed
+    /// like the optical assets), a STAC API URL, or a static catalog directory (its
+    /// `sentinel-1-rtc` items only).
+    pub fn radar_from_config(source: &str, http: &HttpOptions) -> Result<Catalog> {
+        Ok(match source {
+            "planetary-computer" => Catalog::Api(
+                StacApi::new(PLANETARY_COMPUTER, SENTINEL1_RTC, http)?.with_sas_signing(PC_SAS),
+            ),
+            s if s.starts_with("http://") || s.starts_with("https://") => {
+                Catalog::Api(StacApi::new(s, SENTINEL1_RTC, http)?)
             }
+            s => Catalog::Static(StaticCatalog::new(local_path(s)?).of_collection(SENTINEL1_RTC)),
         })
     }
 
@@ -156,6 +169,17 @@ impl Catalog {
             }
         }
     }
+}
+
+/// A catalog directory given as a path or a `file://` URL.
+fn local_path(s: &str) -> Result<PathBuf> {
+    Ok(match Url::parse(s) {
+        Ok(u) if u.scheme() == "file" => u.to_file_path().map_err(|()| Error::Location {
+            url: s.into(),
+            reason: "not a local path".into(),
+        })?,
+        _ => PathBuf::from(s),
+    })
 }
 
 /// A STAC API (`POST {root}/search`).
@@ -483,11 +507,22 @@ impl SasSigner {
 #[derive(Debug, Clone)]
 pub struct StaticCatalog {
     root: PathBuf,
+    collection: Option<String>,
 }
 
 impl StaticCatalog {
     pub fn new(root: impl Into<PathBuf>) -> StaticCatalog {
-        StaticCatalog { root: root.into() }
+        StaticCatalog {
+            root: root.into(),
+            collection: None,
+        }
+    }
+
+    /// Searches only items of `collection` (and items that name none): one directory can hold
+    /// the Sentinel-2 and the Sentinel-1 items, as the demo's does.
+    pub fn of_collection(mut self, collection: &str) -> StaticCatalog {
+        self.collection = Some(collection.to_owned());
+        self
     }
 
     /// Every item of the catalog.
@@ -533,6 +568,10 @@ impl StaticCatalog {
         let mut out: Vec<Scene> = self
             .items()?
             .into_iter()
+            .filter(|s| match (&self.collection, &s.collection) {
+                (Some(wanted), Some(c)) => wanted == c,
+                _ => true,
+            })
             .filter(|s| s.datetime >= q.start && s.datetime <= q.end)
             .filter(|s| q.max_cloud_cover.is_none_or(|m| s.cloud_cover <= m))
             .filter(|s| s.bbox.is_none_or(|b| overlaps(b, area)))
@@ -608,6 +647,8 @@ pub(crate) fn geometry_bbox(g: &Value) -> Option<[f64; 4]> {
 /// `thumbnail`, `*-jp2`, metadata) are `None`.
 pub fn band_for_asset(key: &str) -> Option<&'static str> {
     let es = match key {
+        "vv" | "VV" => "VV",
+        "vh" | "VH" => "VH",
         "blue" => "B02",
         "green" => "B03",
         "red" => "B04",
@@ -687,6 +728,11 @@ impl Item {
         let boa_applied = p
             .get("earthsearch:boa_offset_applied")
             .and_then(Value::as_bool);
+        let orbit_state = p
+            .get("sat:orbit_state")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase);
+        let relative_orbit = p.get("sat:relative_orbit").and_then(Value::as_i64);
         let self_link = self
             .links
             .iter()
@@ -703,7 +749,7 @@ impl Item {
                 .join(&a.href)
                 .map_err(|e| bad(&format!("asset {key} href {:?}: {e}", a.href)))?;
             let rb = a.raster_bands.as_ref().and_then(|b| b.first());
-            let (scale, offset) = if band == "SCL" {
+            let (scale, offset) = if matches!(band, "SCL" | "VV" | "VH") {
                 (1.0, 0.0)
             } else {
                 (
@@ -751,6 +797,8 @@ impl Item {
             shape,
             processing_baseline: baseline,
             boa_offset_applied: boa_applied,
+            orbit_state,
+            relative_orbit,
             assets,
         })
     }

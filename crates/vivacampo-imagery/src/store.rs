@@ -11,11 +11,17 @@
 //!
 //! Everything of a field sits under [`aoi_prefix`], so deleting a field is one prefix delete,
 //! and the tenant is the second key segment, so storage per tenant is a list away.
+//!
+//! Every call is bounded ([`RasterStore::with_timeout`], default [`DEFAULT_TIMEOUT`]): a store
+//! that accepts connections and never answers fails the call with [`Error::Timeout`], counted
+//! as a `timeout` in the external-call metrics, instead of holding a request or a job.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
@@ -81,6 +87,20 @@ pub fn field_week_key(
     )
 }
 
+/// Key of one field-week radar COG: beside the optical one, under `radar/`.
+pub fn radar_week_key(
+    tenant: Uuid,
+    aoi: Uuid,
+    year: i32,
+    week: u8,
+    version: RasterVersion,
+) -> String {
+    format!(
+        "{}{year}/W{week:02}/radar/v{version}.tif",
+        aoi_prefix(tenant, aoi)
+    )
+}
+
 /// Prefix (with trailing `/`) of every object of a field.
 pub fn aoi_prefix(tenant: Uuid, aoi: Uuid) -> String {
     format!("tenants/{tenant}/aois/{aoi}/")
@@ -108,10 +128,34 @@ pub struct Usage {
     pub per_tenant: BTreeMap<String, u64>,
 }
 
+/// Objects found that no database row names, past the grace period, and deleted, by this
+/// process's storage sweeps (for `/metrics`).
+static ORPHANS_FOUND: AtomicU64 = AtomicU64::new(0);
+static ORPHANS_DELETED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a sweep's orphans: `found` past the grace period, of which `deleted` are gone.
+pub fn record_orphans(found: u64, deleted: u64) {
+    ORPHANS_FOUND.fetch_add(found, Ordering::Relaxed);
+    ORPHANS_DELETED.fetch_add(deleted, Ordering::Relaxed);
+}
+
+/// (orphans found, orphans deleted) by this process's sweeps so far.
+pub fn orphan_totals() -> (u64, u64) {
+    (
+        ORPHANS_FOUND.load(Ordering::Relaxed),
+        ORPHANS_DELETED.load(Ordering::Relaxed),
+    )
+}
+
+/// How long one store call may take unless [`RasterStore::with_timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A raster store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct RasterStore {
     store: Arc<dyn ObjectStore>,
+    /// Upper bound of one call (a listing or a prefix delete is one call).
+    timeout: Duration,
     /// Key prefix inside the bucket (empty for a local directory).
     prefix: String,
     /// `file:///dir/` or `s3://bucket/prefix/`: [`RasterStore::url`] appends keys to it.
@@ -134,6 +178,7 @@ impl RasterStore {
         })?;
         Ok(RasterStore {
             store: Arc::new(store),
+            timeout: DEFAULT_TIMEOUT,
             prefix: String::new(),
             base_url: base.to_string(),
         })
@@ -162,6 +207,7 @@ impl RasterStore {
             .map_err(|e| Error::store(url, e))?;
         Ok(RasterStore {
             store: Arc::new(store),
+            timeout: DEFAULT_TIMEOUT,
             base_url: format!("s3://{bucket}/{prefix}"),
             prefix,
         })
@@ -201,35 +247,61 @@ impl RasterStore {
             .to_string()
     }
 
+    /// The same store with every call bounded by `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> RasterStore {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs one call against the store within the timeout, counts it, and names `key` in its
+    /// error.
+    async fn call<T>(
+        &self,
+        key: &str,
+        call: impl Future<Output = object_store::Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => calls::record(Service::RasterStore, result)
+                .map_err(|e| Error::store(&self.url(key), e)),
+            Err(_) => {
+                calls::record_timeout(Service::RasterStore);
+                Err(Error::Timeout {
+                    url: self.url(key),
+                    after: self.timeout,
+                })
+            }
+        }
+    }
+
     /// Writes an object whole (atomically: readers see the old object or the new one).
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        let put = self
-            .store
-            .put(&self.path(key)?, PutPayload::from_bytes(bytes))
-            .await;
-        calls::record(Service::RasterStore, put).map_err(|e| Error::store(&self.url(key), e))?;
+        let path = self.path(key)?;
+        self.call(key, self.store.put(&path, PutPayload::from_bytes(bytes)))
+            .await?;
         Ok(())
     }
 
     pub async fn get(&self, key: &str) -> Result<Bytes> {
-        let url = self.url(key);
         let path = self.path(key)?;
-        let read = async { self.store.get(&path).await?.bytes().await };
-        calls::record(Service::RasterStore, read.await).map_err(|e| Error::store(&url, e))
+        self.call(key, async { self.store.get(&path).await?.bytes().await })
+            .await
     }
 
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
-        let read = self.store.get_range(&self.path(key)?, range).await;
-        calls::record(Service::RasterStore, read).map_err(|e| Error::store(&self.url(key), e))
+        let path = self.path(key)?;
+        self.call(key, self.store.get_range(&path, range)).await
     }
 
     /// Deletes one object; a missing one is not an error.
     pub async fn delete(&self, key: &str) -> Result<()> {
-        let deleted = match self.store.delete(&self.path(key)?).await {
-            Err(object_store::Error::NotFound { .. }) => Ok(()),
-            other => other,
-        };
-        calls::record(Service::RasterStore, deleted).map_err(|e| Error::store(&self.url(key), e))
+        let path = self.path(key)?;
+        self.call(key, async {
+            match self.store.delete(&path).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other,
+            }
+        })
+        .await
     }
 
     /// Writes and deletes a small probe object: `/readyz` asks this of the store.
@@ -239,10 +311,27 @@ impl RasterStore {
         self.delete(&key).await
     }
 
+    /// Reads a probe key that is never written: a store that answers (even "not found") can be
+    /// read. A tiler's `/readyz` asks this; nothing is written.
+    pub async fn check_readable(&self) -> Result<()> {
+        match self.get("probes/readyz-read").await {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The directory of a local store (`None` for S3), for its free-space gauge.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        Url::parse(&self.base_url)
+            .ok()
+            .filter(|u| u.scheme() == "file")
+            .and_then(|u| u.to_file_path().ok())
+    }
+
     /// Objects under `prefix` (a key prefix ending in `/`), with sizes, sorted by key.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Entry>> {
         let p = self.path(prefix.trim_end_matches('/'))?;
-        let mut out: Vec<Entry> = self
+        let listing = self
             .store
             .list(Some(&p))
             .map_ok(|m| Entry {
@@ -251,9 +340,8 @@ impl RasterStore {
                 modified: OffsetDateTime::from_unix_timestamp(m.last_modified.timestamp())
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             })
-            .try_collect()
-            .await
-            .map_err(|e| Error::store(&self.url(prefix), e))?;
+            .try_collect::<Vec<Entry>>();
+        let mut out = self.call(prefix, listing).await?;
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -271,13 +359,11 @@ impl RasterStore {
                     })
             })
             .collect();
-        let n = self
+        let deleted = self
             .store
             .delete_stream(futures_util::stream::iter(paths).boxed())
-            .try_fold(0u64, |n, _| async move { Ok(n + 1) })
-            .await
-            .map_err(|e| Error::store(&self.url(prefix), e))?;
-        Ok(n)
+            .try_fold(0u64, |n, _| async move { Ok(n + 1) });
+        self.call(prefix, deleted).await
     }
 
     /// Bytes stored in total and per tenant.

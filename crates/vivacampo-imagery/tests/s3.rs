@@ -14,6 +14,13 @@ use vivacampo_raster::tiff::Window;
 #[tokio::test]
 async fn raster_store_and_range_reads_on_s3() {
     let Ok(endpoint) = std::env::var("VIVACAMPO_TEST_S3_ENDPOINT") else {
+        // As vivacampo_store::testing::skip_for_want_of (this crate does not depend on it).
+        let required =
+            std::env::var("VIVACAMPO_TEST_REQUIRE_ALL").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "VIVACAMPO_TEST_S3_ENDPOINT is not set, but VIVACAMPO_TEST_REQUIRE_ALL requires every test to run"
+        );
         eprintln!("skipped: VIVACAMPO_TEST_S3_ENDPOINT is not set");
         return;
     };
