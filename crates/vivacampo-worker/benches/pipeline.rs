@@ -74,6 +74,7 @@ impl Bench {
             url: format!("sqlite://{}", root.join("bench.db").display()),
             max_connections: 4,
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(10),
         })
         .await
         .unwrap();
@@ -114,6 +115,8 @@ impl Bench {
             catalog: Catalog::from_config(catalog, &HttpOptions::default()).unwrap(),
             sources: Sources::new(SourceOptions::default()),
             rasters: RasterStore::local(&self.rasters).unwrap(),
+            sentinel_hub: None,
+            radar: None,
         }
     }
 

@@ -15,11 +15,17 @@ use vivacampo_core::metrics::{JOB_BUCKETS, Registry};
 use vivacampo_store::Store;
 use vivacampo_store::queue::{LeaseState, LeasedJob};
 
+mod field_week_job;
 pub mod handlers;
+pub mod notify;
+pub mod process_radar;
 pub mod process_week;
 pub mod scheduler;
+pub mod signals;
+pub mod weather;
 
 pub use handlers::{JobHandler, StandardHandlers};
+pub use notify::{Notifier, Notifying};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -316,6 +322,8 @@ impl<H: JobHandler + 'static> Attempt<H> {
         }
     }
 
+    /// Records a failed attempt. Tenants read the job's error, so it is stored without storage
+    /// locations; the log line keeps the full text.
     async fn fail(&self, leased: &LeasedJob, error: &str) -> Outcome {
         match self
             .store
@@ -323,7 +331,7 @@ impl<H: JobHandler + 'static> Attempt<H> {
                 &leased.job.id,
                 &self.config.worker_id,
                 leased.attempt,
-                error,
+                &vivacampo_core::jobs::public_error(error),
             )
             .await
         {

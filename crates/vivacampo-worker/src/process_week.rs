@@ -13,8 +13,10 @@
 //! The week is OK when the share of clear field pixels reaches the tenant's
 //! `min_valid_pixel_ratio`, CLOUDY below it, NO_DATA without any scene. Re-running replaces.
 
-use vivacampo_core::weeks::IsoWeek;
+use std::sync::Arc;
+
 use vivacampo_imagery::observation::read_observation;
+use vivacampo_imagery::sentinel_hub::{S2_L2A, SentinelHub};
 use vivacampo_imagery::source::Sources;
 use vivacampo_imagery::stac::{Catalog, Scene, Search};
 use vivacampo_imagery::store::{RasterStore, RasterVersion, field_week_key};
@@ -22,12 +24,12 @@ use vivacampo_raster::cog::{self, CogOptions, Interleave, Overviews};
 use vivacampo_raster::field_week::{self, Composite, FieldGrid, Observation};
 use vivacampo_raster::geo::Georef;
 use vivacampo_raster::index::Band;
-use vivacampo_raster::mask::{self, SclPolicy};
+use vivacampo_raster::mask::SclPolicy;
 use vivacampo_raster::raster::{Buffer, Raster};
 use vivacampo_raster::tiff::BandInfo;
-use vivacampo_store::StoreError;
 use vivacampo_store::field_weeks::{IndexStats, WeekResult, WeekStatus};
 
+use crate::field_week_job::{self, FIELD_DELETED, JobField, Loaded, settle, text};
 use crate::handlers::{HandlerResult, JobContext};
 
 /// Where imagery comes from and where field-week COGs go.
@@ -35,6 +37,11 @@ pub struct Imagery {
     pub catalog: Catalog,
     pub sources: Sources,
     pub rasters: RasterStore,
+    /// `imagery_source = sentinel-hub`: scenes from its Catalog API and bands from its Process
+    /// API instead of `catalog` and `sources`.
+    pub sentinel_hub: Option<Arc<SentinelHub>>,
+    /// Sentinel-1 (PROCESS_RADAR_WEEK); `None` when `radar_source` is `off`.
+    pub radar: Option<crate::process_radar::Radar>,
 }
 
 /// The reflectance bands of a field-week COG, with their Sentinel-2 names.
@@ -57,40 +64,31 @@ const MAX_SCENES: usize = 6;
 const SCALE: f64 = 1e-4;
 const OFFSET: f64 = -0.1;
 
-fn text(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-fn payload_week(payload: &serde_json::Value) -> Result<(IsoWeek, i64), String> {
-    let year = payload["year"]
-        .as_i64()
-        .ok_or("PROCESS_WEEK payload without year")?;
-    let week = payload["week"]
-        .as_u64()
-        .ok_or("PROCESS_WEEK payload without week")?;
-    let iso = IsoWeek::new(year as i32, week as u8)
-        .ok_or_else(|| format!("week {year}-W{week} does not exist"))?;
-    Ok((iso, payload["geometry_version"].as_i64().unwrap_or(1)))
-}
-
 /// One scene on the field grid with its cloud fraction over the field, or `None` when the
-/// scene does not reach the field.
+/// scene does not reach the field. Adds Sentinel Hub processing units spent to `units`.
 async fn observe(
     imagery: &Imagery,
     scene: &Scene,
     field: &FieldGrid,
+    units: &mut f64,
 ) -> Result<Option<(Observation, f64)>, String> {
     let bands: Vec<Band> = BANDS.iter().map(|(b, _)| *b).collect();
-    let observation = read_observation(&imagery.sources, scene, field.grid, &bands)
-        .await
-        .map_err(|e| format!("scene {}: {e}", scene.id))?;
+    let observation = match &imagery.sentinel_hub {
+        Some(hub) => hub.read_s2(scene, field.grid, &bands).await.map(|(o, pu)| {
+            *units += pu;
+            o
+        }),
+        None => read_observation(&imagery.sources, scene, field.grid, &bands).await,
+    }
+    .map_err(|e| format!("scene {}: {e}", scene.id))?;
     Ok(observation
         .cloud_fraction(&field.zone)
         .map(|cloud| (observation, cloud)))
 }
 
 /// The field-week COG: the reflectance bands as DN plus a validity mask (1 = clear pixel), and
-/// the field's outline (GeoJSON) in its metadata.
+/// the field's outline (GeoJSON) in its metadata. Pixels outside the field are nodata in every
+/// band, so GIS tools (GDAL's per-band nodata mask) show the field's shape, not its square.
 fn field_week_cog(
     field: &FieldGrid,
     outline: String,
@@ -100,8 +98,8 @@ fn field_week_cog(
     let mut data = Vec::with_capacity(n * (BANDS.len() + 1));
     for (band, _) in BANDS {
         let values = composite.band(band).ok_or("composite lacks a band")?;
-        data.extend(values.iter().map(|&r| {
-            if r.is_finite() {
+        data.extend(values.iter().zip(&field.zone).map(|(&r, &inside)| {
+            if inside && r.is_finite() {
                 ((r - OFFSET) / SCALE).round().clamp(1.0, 65535.0) as u16
             } else {
                 0
@@ -154,91 +152,55 @@ fn scene_json(scene: &Scene, cloud: f64) -> serde_json::Value {
     serde_json::json!({"id": scene.id, "datetime": datetime, "cloud_fraction": cloud, "scene_cloud_cover": scene.cloud_cover})
 }
 
-/// Deletes a field-week COG no row names any more (replaced by a newer run, or written for a
-/// field deleted meanwhile). A failure only leaves an unreferenced file behind, so it is logged.
-async fn forget(imagery: &Imagery, key: Option<String>) {
-    if let Some(key) = key
-        && let Err(e) = imagery.rasters.delete(&key).await
-    {
-        tracing::warn!(key = %key, error = %e, "cannot delete an unreferenced field-week raster");
-    }
-}
-
-/// Records the week's rows, then deletes the COG they replaced. `Ok(false)`: the field is gone
-/// (deleted while the week was processed), and so is the COG just written for it.
+/// Records the week, then deletes the COG it replaced. `Ok(false)`: the field is gone (deleted
+/// while the week was processed), and so is the COG just written for it.
 async fn record(
     ctx: &JobContext,
     imagery: &Imagery,
     aoi_id: &str,
     result: &WeekResult,
 ) -> Result<bool, String> {
-    match ctx
+    let recorded = ctx
         .store
         .record_aoi_week(&ctx.job.tenant_id, aoi_id, result)
-        .await
-    {
-        Ok(replaced) => {
-            forget(imagery, replaced).await;
-            Ok(true)
-        }
-        Err(StoreError::NotFound) => {
-            forget(imagery, result.raster_key.clone()).await;
-            Ok(false)
-        }
-        Err(e) => Err(text(e)),
-    }
+        .await;
+    settle(&imagery.rasters, recorded, result.raster_key.as_deref()).await
 }
-
-const FIELD_DELETED: &str = "the field was deleted";
 
 pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult {
     let job = &ctx.job;
     let store = &ctx.store;
-    let aoi_id = job
-        .aoi_id
-        .as_deref()
-        .ok_or("PROCESS_WEEK job without aoi_id")?;
-    let (week, version) = payload_week(&job.payload)?;
-    let aoi = match store.aoi(&job.tenant_id, aoi_id).await {
-        Ok(aoi) => aoi,
-        Err(StoreError::NotFound) => return Ok(serde_json::json!({"skipped": FIELD_DELETED})),
-        Err(e) => return Err(text(e)),
+    let JobField {
+        aoi,
+        week,
+        version,
+        outline,
+        grid: field,
+    } = match field_week_job::load(ctx, "PROCESS_WEEK").await? {
+        Loaded::Field(field) => *field,
+        Loaded::Skipped(why) => return Ok(why),
     };
-    if aoi.geometry_version != version {
-        return Ok(
-            serde_json::json!({"skipped": "the field's shape changed; a newer job processes it"}),
-        );
-    }
+    let aoi_id = aoi.id.as_str();
     let min_valid = store
         .tenant(&job.tenant_id)
         .await
         .map_err(text)?
         .min_valid_pixel_ratio;
-    // Reprojecting and rasterising a field of thousands of vertices is CPU work.
-    let outline = aoi.geometry.to_string();
-    let field = {
-        let outline = outline.clone();
-        tokio::task::spawn_blocking(move || {
-            let polygons = mask::polygons_from_geojson(&outline).map_err(text)?;
-            FieldGrid::new(&polygons).map_err(text)
-        })
-        .await
-        .map_err(text)??
-    };
 
     let search = Search::iso_week(aoi.bbox, week.year, week.week).map_err(text)?;
-    let mut scenes = imagery
-        .catalog
-        .search(&search)
-        .await
-        .map_err(|e| format!("catalog search: {e}"))?;
+    let mut scenes = match &imagery.sentinel_hub {
+        Some(hub) => hub.search(S2_L2A, aoi.bbox, search.start, search.end).await,
+        None => imagery.catalog.search(&search).await,
+    }
+    .map_err(|e| format!("catalog search: {e}"))?;
     scenes.sort_by_key(|s| std::cmp::Reverse(s.datetime));
     scenes.truncate(MAX_SCENES);
 
     let mut observations = Vec::new();
     let mut used = Vec::new();
+    let mut units = 0.0;
     for scene in &scenes {
-        if let Some((observation, cloud)) = observe(imagery, scene, &field).await? {
+        if let Some((observation, cloud)) = observe(imagery, scene, &field, &mut units).await? {
             observations.push(observation);
             used.push((scene, cloud));
         }
@@ -258,7 +220,11 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
         if !record(ctx, imagery, aoi_id, &result).await? {
             return Ok(serde_json::json!({"skipped": FIELD_DELETED}));
         }
-        return Ok(serde_json::json!({"status": "NO_DATA", "scenes_found": scenes.len()}));
+        let mut out = serde_json::json!({"status": "NO_DATA", "scenes_found": scenes.len()});
+        if imagery.sentinel_hub.is_some() {
+            out["processing_units"] = serde_json::json!(units);
+        }
+        return Ok(out);
     };
     let scene_datetime = (newest.datetime.unix_timestamp_nanos() / 1_000_000) as i64;
     let best_cloud = used.iter().map(|(_, c)| *c).fold(f64::INFINITY, f64::min);
@@ -323,27 +289,17 @@ pub async fn process_week(ctx: &JobContext, imagery: &Imagery) -> HandlerResult 
     if !record(ctx, imagery, aoi_id, &result).await? {
         return Ok(serde_json::json!({"skipped": FIELD_DELETED}));
     }
-    Ok(serde_json::json!({
+    let mut out = serde_json::json!({
         "status": status.as_str(),
         "scenes": used.len(),
         "pixels": composite,
         "valid_pixel_ratio": valid_ratio,
         "cog_bytes": cog_bytes,
         "raster_key": key,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payload_weeks() {
-        let (week, version) =
-            payload_week(&serde_json::json!({"year": 2026, "week": 10, "geometry_version": 2}))
-                .unwrap();
-        assert_eq!((week, version), (IsoWeek::new(2026, 10).unwrap(), 2));
-        assert!(payload_week(&serde_json::json!({"year": 2021, "week": 53})).is_err());
-        assert!(payload_week(&serde_json::json!({"week": 5})).is_err());
+    });
+    // Sentinel Hub bills per processing unit: the tenant's spend is in its jobs' results.
+    if imagery.sentinel_hub.is_some() {
+        out["processing_units"] = serde_json::json!(units);
     }
+    Ok(out)
 }

@@ -30,6 +30,10 @@ impl JobHandler for Scripted {
         Box::pin(async move {
             match ctx.job.payload["do"].as_str() {
                 Some("fail") => Err("the source answered garbage".into()),
+                Some("fail-naming-a-file") => Err(
+                    "raster store: file:///srv/vivacampo/rasters/tenants/t/x.tif: Permission denied"
+                        .into(),
+                ),
                 Some("hang") => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     Ok(serde_json::json!({}))
@@ -204,6 +208,8 @@ fn imagery_from(catalog: &str, rasters: &std::path::Path) -> Imagery {
         catalog: Catalog::from_config(catalog, &HttpOptions::default()).unwrap(),
         sources: Sources::new(SourceOptions::default()),
         rasters: RasterStore::local(rasters).unwrap(),
+        sentinel_hub: None,
+        radar: None,
     }
 }
 
@@ -254,7 +260,10 @@ async fn the_pipeline_over_a_loopback_stac_api_matches_the_directory_catalog() {
 
         let (stop, handle) = start(
             store,
-            StandardHandlers { imagery: over_http },
+            StandardHandlers {
+                imagery: over_http,
+                weather: None,
+            },
             steady_config("w1"),
         );
         let (via_http, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
@@ -262,7 +271,10 @@ async fn the_pipeline_over_a_loopback_stac_api_matches_the_directory_catalog() {
         handle.await.unwrap();
         let (stop, handle) = start(
             store,
-            StandardHandlers { imagery: direct },
+            StandardHandlers {
+                imagery: direct,
+                weather: None,
+            },
             steady_config("w2"),
         );
         let (via_dir, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
@@ -302,7 +314,14 @@ async fn backfill_processes_weeks_into_statistics_and_cogs() {
         let store = &db.store;
         let (actor, tenant) = tenant(store).await;
         let (imagery, dir) = demo_imagery(2);
-        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
         let (aoi_id, job) = backfilled_pivot(store, &tenant, &actor, 2).await;
         assert_eq!(job.progress, Progress { done: 2, total: 2 });
 
@@ -323,6 +342,35 @@ async fn backfill_processes_weeks_into_statistics_and_cogs() {
             let tiff = vivacampo_raster::tiff::open(&cog).unwrap();
             assert_eq!(tiff.bands(), 8);
             assert_eq!(tiff.georef.unwrap().epsg, Some(32722));
+            // Outside the pivot every band is nodata (0), as the mask band says: GIS tools
+            // show a circle. The grid's corners are outside any circle.
+            let (w, h) = (tiff.width(), tiff.height());
+            let full = tiff
+                .read_window(&cog[..], 0, vivacampo_raster::tiff::Window::new(0, 0, w, h))
+                .unwrap();
+            let mask = full.band_f64(7);
+            for b in 0..7 {
+                let band = full.band_f64(b);
+                assert!(
+                    band.iter()
+                        .zip(&mask)
+                        .all(|(v, m)| (*m == 0.0) == (*v == 0.0)),
+                    "band {b} has data exactly where the mask is 1"
+                );
+            }
+            let corners = [
+                0,
+                w as usize - 1,
+                (h as usize - 1) * w as usize,
+                mask.len() - 1,
+            ];
+            assert!(
+                corners
+                    .iter()
+                    .all(|&i| mask[i] == 0.0 && full.band_f64(0)[i] == 0.0)
+            );
+            let valid = mask.iter().filter(|m| **m == 1.0).count() as f64 / mask.len() as f64;
+            assert!(valid < 0.8, "a circle in its square grid: {valid}");
         }
         let history = store
             .aoi_history(&tenant, &aoi_id, "ndvi", None, None)
@@ -595,6 +643,8 @@ async fn the_scheduler_enqueues_the_day_s_tasks_once() {
         let (_, tenant) = tenant(store).await;
         let schedule = Schedule {
             raster_retention: Some(Duration::from_secs(30 * 86_400)),
+            orphan_grace: None,
+            ..Schedule::default()
         };
         let filter = JobFilter {
             job_type: Some(JobType::Retention),
@@ -606,21 +656,42 @@ async fn the_scheduler_enqueues_the_day_s_tasks_once() {
                 .await
                 .unwrap()
         };
-        // Without a retention age nothing is swept.
-        scheduler::tick(store, "w1", Schedule::default())
-            .await
-            .unwrap();
-        assert_eq!(retention_jobs().await.total, 0);
-
         scheduler::tick(store, "w1", schedule).await.unwrap();
         scheduler::tick(store, "w1", schedule).await.unwrap();
         scheduler::tick(store, "w2", schedule).await.unwrap();
         let jobs = retention_jobs().await;
         assert_eq!(jobs.total, 1, "one sweep a day, by one worker");
         let before = time::OffsetDateTime::now_utc().date() - time::Duration::days(30);
-        assert_eq!(jobs.items[0].payload["before"], before.to_string());
+        assert_eq!(
+            jobs.items[0].payload,
+            serde_json::json!({"before": before.to_string(), "orphan_grace_s": 86_400})
+        );
         db.drop_db().await;
     }
+    // Without a retention age the daily sweep still removes orphans, and nothing else.
+    let db = TestDb::sqlite().await;
+    let (_, tenant) = tenant(&db.store).await;
+    let schedule = Schedule {
+        raster_retention: None,
+        orphan_grace: Some(Duration::from_secs(7200)),
+        ..Schedule::default()
+    };
+    scheduler::tick(&db.store, "w1", schedule).await.unwrap();
+    let filter = JobFilter {
+        job_type: Some(JobType::Retention),
+        ..JobFilter::default()
+    };
+    let jobs = db
+        .store
+        .list_jobs(Some(&tenant), &filter, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(jobs.items.len(), 1);
+    assert_eq!(
+        jobs.items[0].payload,
+        serde_json::json!({"orphan_grace_s": 7200})
+    );
+    db.drop_db().await;
 }
 
 /// The daily refresh: a BACKFILL of the current and previous week for every active field of every
@@ -697,6 +768,8 @@ async fn the_daily_refresh_is_scheduled_once_for_every_active_field() {
 
         let schedule = Schedule {
             raster_retention: Some(Duration::from_secs(30 * 86_400)),
+            orphan_grace: None,
+            ..Schedule::default()
         };
         let mut workers = Vec::new();
         for i in 0..4 {
@@ -704,6 +777,7 @@ async fn the_daily_refresh_is_scheduled_once_for_every_active_field() {
                 url: db.url.clone(),
                 max_connections: 2,
                 acquire_timeout: Duration::from_secs(10),
+                statement_timeout: Duration::from_secs(10),
             };
             workers.push((format!("w{i}"), Store::open(&options).await.unwrap()));
         }
@@ -833,7 +907,14 @@ async fn ndvi_statistics_equal_an_independent_rasterio_computation() {
             fixtures.join("reference-catalog").to_str().unwrap(),
             &rasters,
         );
-        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
         wait_for(store, &tenant, &job, |j| j.status == JobStatus::Succeeded).await;
         stop.send(true).unwrap();
         handle.await.unwrap();
@@ -897,6 +978,17 @@ async fn ndvi_statistics_equal_an_independent_rasterio_computation() {
         let grid = &reference["grid"];
         assert_eq!(tiff.width() as i64, grid["width"].as_i64().unwrap());
         assert_eq!(tiff.height() as i64, grid["height"].as_i64().unwrap());
+        // Same size is not the same grid: the upper-left corner and the 10 m pixels must match.
+        let t = georef.transform.0;
+        assert_eq!(
+            [t[0], t[3], t[1], t[5]],
+            [
+                grid["origin"][0].as_f64().unwrap(),
+                grid["origin"][1].as_f64().unwrap(),
+                10.0,
+                -10.0
+            ]
+        );
         let _ = std::fs::remove_dir_all(rasters);
         db.drop_db().await;
     }
@@ -942,7 +1034,14 @@ async fn reshaping_a_field_replaces_its_week_rasters() {
         let store = &db.store;
         let (actor, tenant) = tenant(store).await;
         let (imagery, dir) = demo_imagery(2);
-        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
         let (aoi, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
         // Files of one geometry version (`v{n}-{stamp}.tif`).
         let files = |version: &str| -> usize {
@@ -1005,7 +1104,14 @@ async fn a_new_shape_reprocesses_every_recorded_week() {
         let store = &db.store;
         let (actor, tenant) = tenant(store).await;
         let (imagery, dir) = demo_imagery(3);
-        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
         let (aoi, _) = backfilled_pivot(store, &tenant, &actor, 3).await;
         let before = store.aoi_week_records(&tenant, &aoi).await.unwrap();
         assert_eq!(before.len(), 3);
@@ -1082,7 +1188,14 @@ async fn rerunning_a_week_replaces_its_raster_with_a_new_key() {
         let store = &db.store;
         let (actor, tenant) = tenant(store).await;
         let (imagery, dir) = demo_imagery(1);
-        let (stop, handle) = start(store, StandardHandlers { imagery }, steady_config("w1"));
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
         let (aoi, _) = backfilled_pivot(store, &tenant, &actor, 1).await;
         let before = store.aoi_week_records(&tenant, &aoi).await.unwrap();
         let record = before.iter().find(|w| w.raster_key.is_some()).unwrap();
@@ -1119,6 +1232,699 @@ async fn rerunning_a_week_replaces_its_raster_with_a_new_key() {
         assert_eq!(std::fs::read_dir(week_dir).unwrap().count(), 1);
         stop.send(true).unwrap();
         handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// Makes a directory of the local raster store refuse every change, even root's (`chattr +i`,
+/// a real file-system fault like a read-only volume), until dropped.
+struct Frozen(std::path::PathBuf);
+
+impl Frozen {
+    fn new(dir: &std::path::Path) -> Frozen {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .expect("chattr (e2fsprogs) freezes a directory for the storage-fault tests");
+        assert!(ok.success(), "chattr +i {dir:?}");
+        Frozen(dir.to_owned())
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A field whose first backfill is cancelled (these tests write its weeks themselves), and a
+/// local raster store for it: (actor, tenant, field id, imagery, its directory).
+async fn quiet_field(store: &Store) -> (String, String, String, Imagery, std::path::PathBuf) {
+    let (actor, tenant) = tenant(store).await;
+    let farm = store
+        .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
+        .await
+        .unwrap();
+    let (aoi, backfill) = store
+        .create_aoi(
+            &tenant,
+            &actor,
+            NewAoi {
+                farm_id: farm.id,
+                name: "Pivô".into(),
+                use_type: "CROP".into(),
+                shape: pivot_field(),
+                backfill_weeks: 1,
+            },
+        )
+        .await
+        .unwrap();
+    store.cancel_job(&tenant, &backfill).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("vc-worker-faults-{}", uuid::Uuid::new_v4()));
+    let imagery = imagery_from(dir.join("catalog").to_str().unwrap(), &dir.join("rasters"));
+    (actor, tenant, aoi.id, imagery, dir)
+}
+
+/// Stores a COG for `week` of the field and records the week naming it; returns its key.
+async fn stored_week(
+    store: &Store,
+    rasters: &RasterStore,
+    tenant: &str,
+    aoi: &str,
+    week: IsoWeek,
+) -> String {
+    use vivacampo_imagery::store::{RasterVersion, field_week_key};
+    use vivacampo_store::field_weeks::{WeekResult, WeekStatus};
+    let version = RasterVersion {
+        geometry: 1,
+        stamp: 1_795_000_000_000,
+    };
+    let key = field_week_key(
+        tenant.parse().unwrap(),
+        aoi.parse().unwrap(),
+        week.year,
+        week.week,
+        version,
+    );
+    rasters
+        .put(&key, b"a field-week COG".to_vec().into())
+        .await
+        .unwrap();
+    let result = WeekResult {
+        week,
+        status: WeekStatus::Ok,
+        scene_datetime: None,
+        cloud_fraction: Some(0.0),
+        valid_pixel_ratio: Some(1.0),
+        raster_key: Some(key.clone()),
+        raster_bytes: Some(16),
+        scenes: serde_json::json!([]),
+        stats: Vec::new(),
+    };
+    store.record_aoi_week(tenant, aoi, &result).await.unwrap();
+    key
+}
+
+/// Every object stored for the tenant that no row names.
+async fn unnamed_objects(store: &Store, rasters: &RasterStore, tenant: &str) -> Vec<String> {
+    let named = store.raster_keys(tenant).await.unwrap();
+    rasters
+        .list(&format!("tenants/{tenant}/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .filter(|k| !named.contains(k))
+        .collect()
+}
+
+fn backdate(path: &std::path::Path, by: Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - by)
+        .unwrap();
+}
+
+async fn enqueue_retention(store: &Store, tenant: &str, payload: serde_json::Value) -> String {
+    store
+        .enqueue(NewJob {
+            tenant_id: tenant.to_owned(),
+            aoi_id: None,
+            job_type: JobType::Retention,
+            idempotency_key: None,
+            payload,
+            run_after: None,
+        })
+        .await
+        .unwrap()
+        .job
+        .id
+}
+
+#[tokio::test]
+async fn the_storage_sweep_deletes_old_files_no_row_names() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant, aoi, imagery, dir) = quiet_field(store).await;
+        let rasters = imagery.rasters.clone();
+        let root = dir.join("rasters");
+        let named = stored_week(
+            store,
+            &rasters,
+            &tenant,
+            &aoi,
+            IsoWeek::new(2026, 1).unwrap(),
+        )
+        .await;
+        let orphan = |week: u8| format!("tenants/{tenant}/aois/{aoi}/2026/W{week:02}/v1-5.tif");
+        let (old, young) = (orphan(2), orphan(3));
+        for key in [&old, &young] {
+            rasters
+                .put(key, b"left by a lost lease".to_vec().into())
+                .await
+                .unwrap();
+        }
+        for key in [&named, &old] {
+            backdate(&root.join(key), Duration::from_secs(7200));
+        }
+        let (_, deleted_before) = vivacampo_imagery::store::orphan_totals();
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        let job =
+            enqueue_retention(store, &tenant, serde_json::json!({"orphan_grace_s": 3600})).await;
+        wait_for(store, &tenant, &job, |j| j.status == JobStatus::Succeeded).await;
+        let runs = store.job_runs(&tenant, &job).await.unwrap();
+        assert_eq!(
+            runs[0].metrics.as_ref().unwrap(),
+            &serde_json::json!({"rasters_removed": 0, "bytes_removed": 0, "radar_rasters_removed": 0,
+                                "radar_bytes_removed": 0, "orphans_found": 1, "orphans_removed": 1})
+        );
+        assert!(root.join(&named).is_file(), "a named file stays");
+        assert!(!root.join(&old).exists(), "an old orphan goes");
+        assert!(
+            root.join(&young).is_file(),
+            "a young orphan may still be recorded: it stays"
+        );
+        assert!(vivacampo_imagery::store::orphan_totals().1 > deleted_before);
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// RETENTION removes radar COGs of weeks before `before` like optical ones: the files go, the
+/// radar weeks and their statistics stay, newer radar COGs stay.
+#[tokio::test]
+async fn retention_removes_old_radar_cogs_and_keeps_their_statistics() {
+    use vivacampo_imagery::store::{RasterVersion, radar_week_key};
+    use vivacampo_store::field_weeks::IndexStats;
+    use vivacampo_store::radar::{RadarStatus, RadarWeekResult};
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant, aoi, imagery, dir) = quiet_field(store).await;
+        let rasters = imagery.rasters.clone();
+        let root = dir.join("rasters");
+        let optical = stored_week(
+            store,
+            &rasters,
+            &tenant,
+            &aoi,
+            IsoWeek::new(2025, 1).unwrap(),
+        )
+        .await;
+        let this_week = IsoWeek::containing(time::OffsetDateTime::now_utc().date());
+        let mut keys = Vec::new();
+        for week in [
+            IsoWeek::new(2025, 1).unwrap(),
+            IsoWeek::new(2025, 2).unwrap(),
+            this_week,
+        ] {
+            let key = radar_week_key(
+                tenant.parse().unwrap(),
+                aoi.parse().unwrap(),
+                week.year,
+                week.week,
+                RasterVersion {
+                    geometry: 1,
+                    stamp: 1_795_000_000_000,
+                },
+            );
+            rasters
+                .put(&key, b"a radar COG".to_vec().into())
+                .await
+                .unwrap();
+            let result = RadarWeekResult {
+                week,
+                status: RadarStatus::Ok,
+                scene_datetime: Some(1_772_441_712_000),
+                orbit: Some("descending".into()),
+                valid_pixel_ratio: Some(1.0),
+                raster_key: Some(key.clone()),
+                raster_bytes: Some(11),
+                scenes: serde_json::json!([]),
+                stats: vec![IndexStats {
+                    index: "rvi".into(),
+                    count: 10,
+                    valid_count: 10,
+                    mean: Some(0.6),
+                    std: Some(0.1),
+                    min: Some(0.4),
+                    max: Some(0.8),
+                    p10: Some(0.5),
+                    p50: Some(0.6),
+                    p90: Some(0.7),
+                }],
+            };
+            store
+                .record_radar_week(&tenant, &aoi, &result)
+                .await
+                .unwrap();
+            keys.push(key);
+        }
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        let before = this_week.start().to_string();
+        let job = enqueue_retention(store, &tenant, serde_json::json!({"before": before})).await;
+        wait_for(store, &tenant, &job, |j| j.status == JobStatus::Succeeded).await;
+        let runs = store.job_runs(&tenant, &job).await.unwrap();
+        let metrics = runs[0].metrics.as_ref().unwrap();
+        assert_eq!(metrics["rasters_removed"], 1, "{metrics}");
+        assert_eq!(metrics["radar_rasters_removed"], 2, "{metrics}");
+        assert_eq!(metrics["radar_bytes_removed"], 22, "{metrics}");
+        assert!(!root.join(&optical).exists());
+        assert!(!root.join(&keys[0]).exists() && !root.join(&keys[1]).exists());
+        assert!(root.join(&keys[2]).is_file(), "this week's radar COG stays");
+        let records = store.radar_week_records(&tenant, &aoi).await.unwrap();
+        assert_eq!(records.len(), 3, "radar weeks stay");
+        for r in &records {
+            assert_eq!(r.raster_key.is_some(), r.week == this_week, "{r:?}");
+            assert_eq!(r.status, "OK");
+        }
+        let history = store
+            .radar_history(
+                &tenant,
+                &aoi,
+                "rvi",
+                Some(IsoWeek::new(2025, 1).unwrap()),
+                Some(this_week),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .filter(|p| p.stats.as_ref().and_then(|s| s.mean) == Some(0.6))
+                .count(),
+            3,
+            "statistics stay"
+        );
+        assert!(unnamed_objects(store, &rasters, &tenant).await.is_empty());
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// RETENTION on a store that refuses deletes fails, keeps the row naming the file, and once the
+/// store works again its retry removes both: at no point is a file left that no row names.
+#[tokio::test]
+async fn retention_on_a_failing_store_retries_without_orphans() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant, aoi, imagery, dir) = quiet_field(store).await;
+        let rasters = imagery.rasters.clone();
+        let week = IsoWeek::new(2025, 1).unwrap();
+        let key = stored_week(store, &rasters, &tenant, &aoi, week).await;
+        let file = dir.join("rasters").join(&key);
+        let frozen = Frozen::new(file.parent().unwrap());
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let job = enqueue_retention(store, &tenant, serde_json::json!({"before": today})).await;
+        let failed = wait_for(store, &tenant, &job, |j| j.status == JobStatus::Failed).await;
+        assert!(
+            failed
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("raster store: "),
+            "{failed:?}"
+        );
+        let records = store.aoi_week_records(&tenant, &aoi).await.unwrap();
+        assert_eq!(records[0].raster_key.as_deref(), Some(key.as_str()));
+        assert!(file.is_file());
+        assert!(unnamed_objects(store, &rasters, &tenant).await.is_empty());
+
+        drop(frozen);
+        make_job_ready(store, &job).await.unwrap();
+        wait_for(store, &tenant, &job, |j| j.status == JobStatus::Succeeded).await;
+        let records = store.aoi_week_records(&tenant, &aoi).await.unwrap();
+        assert_eq!(records[0].raster_key, None);
+        assert!(!file.exists());
+        assert!(unnamed_objects(store, &rasters, &tenant).await.is_empty());
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// DELETE_AOI_ASSETS on a store that refuses deletes fails, and its retry removes every file.
+#[tokio::test]
+async fn deleting_a_field_s_files_on_a_failing_store_is_retried() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant, aoi, imagery, dir) = quiet_field(store).await;
+        let rasters = imagery.rasters.clone();
+        let key = stored_week(
+            store,
+            &rasters,
+            &tenant,
+            &aoi,
+            IsoWeek::new(2026, 1).unwrap(),
+        )
+        .await;
+        let file = dir.join("rasters").join(&key);
+        let frozen = Frozen::new(file.parent().unwrap());
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        let job = store.delete_aoi(&tenant, &actor, &aoi).await.unwrap();
+        let failed = wait_for(store, &tenant, &job, |j| j.status == JobStatus::Failed).await;
+        assert!(
+            failed
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("raster store: "),
+            "{failed:?}"
+        );
+        assert!(file.is_file());
+        drop(frozen);
+        make_job_ready(store, &job).await.unwrap();
+        wait_for(store, &tenant, &job, |j| j.status == JobStatus::Succeeded).await;
+        assert!(
+            !dir.join("rasters")
+                .join(format!("tenants/{tenant}/aois/{aoi}"))
+                .exists()
+        );
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// PROCESS_WEEK whose COG cannot be written fails and leaves nothing behind; its retry writes the
+/// week, and every stored file is named by a row.
+#[tokio::test]
+async fn a_week_whose_cog_cannot_be_written_is_retried_without_orphans() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (imagery, dir) = demo_imagery(1);
+        let rasters = imagery.rasters.clone();
+        let farm = store
+            .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let (aoi, backfill) = store
+            .create_aoi(
+                &tenant,
+                &actor,
+                NewAoi {
+                    farm_id: farm.id,
+                    name: "Pivô".into(),
+                    use_type: "CROP".into(),
+                    shape: pivot_field(),
+                    backfill_weeks: 1,
+                },
+            )
+            .await
+            .unwrap();
+        let frozen = Frozen::new(
+            &dir.join("rasters")
+                .join(format!("tenants/{tenant}/aois/{}", aoi.id)),
+        );
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        wait_for(store, &tenant, &backfill, |j| j.progress.total == 1).await;
+        let week = child_jobs(store, &tenant, &backfill).await.unwrap()[0]
+            .id
+            .clone();
+        let failed = wait_for(store, &tenant, &week, |j| j.status == JobStatus::Failed).await;
+        assert!(
+            failed
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("raster store: "),
+            "{failed:?}"
+        );
+        assert!(unnamed_objects(store, &rasters, &tenant).await.is_empty());
+        drop(frozen);
+        make_job_ready(store, &week).await.unwrap();
+        wait_for(store, &tenant, &backfill, |j| {
+            j.status == JobStatus::Succeeded
+        })
+        .await;
+        let records = store.aoi_week_records(&tenant, &aoi.id).await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(records[0].raster_key.is_some(), "{records:?}");
+        assert!(unnamed_objects(store, &rasters, &tenant).await.is_empty());
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// Tenants read a job's error: the worker stores it without the store's paths and URLs (the log
+/// line keeps them).
+#[tokio::test]
+async fn a_failed_attempt_stores_its_error_without_locations() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (_, tenant) = tenant(store).await;
+        let id = enqueue(store, &tenant, "fail-naming-a-file").await;
+        let (stop, handle) = start(store, Scripted, fast_config("w1"));
+        let job = wait_for(store, &tenant, &id, |j| j.status == JobStatus::Failed).await;
+        let public = "raster store: (location hidden): Permission denied";
+        assert_eq!(job.last_error.as_deref(), Some(public));
+        let runs = store.job_runs(&tenant, &id).await.unwrap();
+        assert_eq!(runs[0].error.as_deref(), Some(public));
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        db.drop_db().await;
+    }
+}
+
+/// A processed week asks for a detection; the field is judged once its weeks are in, the signal
+/// opens and its `signal.opened` event waits as a NOTIFY job. A field outside the imagery has
+/// only NO_DATA weeks: NO_RECENT_DATA.
+#[tokio::test]
+async fn a_processed_week_is_judged_and_its_signal_announced() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (imagery, dir) = demo_imagery(1);
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        let farm = store
+            .create_farm(&tenant, &actor, "F", "America/Sao_Paulo")
+            .await
+            .unwrap();
+        let (aoi, backfill) = store
+            .create_aoi(
+                &tenant,
+                &actor,
+                NewAoi {
+                    farm_id: farm.id,
+                    name: "Longe".into(),
+                    use_type: "CROP".into(),
+                    shape: pivot_field_shifted(1.0),
+                    backfill_weeks: 4,
+                },
+            )
+            .await
+            .unwrap();
+        wait_for(store, &tenant, &backfill, |j| {
+            j.status == JobStatus::Succeeded
+        })
+        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let signal = loop {
+            let page = store
+                .list_signals(&tenant, &Default::default(), Default::default())
+                .await
+                .unwrap();
+            if let Some(s) = page.items.into_iter().next() {
+                break s;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no signal on {}",
+                store.backend().name()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(signal.aoi_id, aoi.id);
+        assert_eq!(signal.signal_type.as_str(), "NO_RECENT_DATA");
+        // Its first judgement is already at the newest week (image time): no detection judges
+        // the field while a newer week is still running (seen on PostgreSQL before).
+        let newest = IsoWeek::containing(time::OffsetDateTime::now_utc().date());
+        assert_eq!(
+            signal.week, newest,
+            "judged at the newest week (image time)"
+        );
+        let detections = store
+            .list_jobs(
+                Some(&tenant),
+                &vivacampo_store::queue::JobFilter {
+                    job_type: Some(JobType::DetectSignals),
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            detections.total >= 1 && detections.total <= 4,
+            "one per field-week at most"
+        );
+        let notify = store
+            .list_jobs(
+                Some(&tenant),
+                &vivacampo_store::queue::JobFilter {
+                    job_type: Some(JobType::Notify),
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(notify.total, 1);
+        let event = &notify.items[0].payload;
+        assert_eq!(event["event"], "signal.opened");
+        assert_eq!(event["data"]["id"], signal.id.as_str());
+        assert_eq!(event["data"]["aoi_name"], "Longe");
+        assert!(event["texts"]["pt-BR"]["explanation"].is_string());
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        db.drop_db().await;
+    }
+}
+
+/// `imagery_source = sentinel-hub` against the loopback stand-in over the demo catalog: a new
+/// field backfills to completion through the real job pipeline, with one token, the processing
+/// units in each week's job result, and the same statuses and statistics as the STAC path over
+/// the same scenes (within the Process API's UINT16 rounding of resampled DNs).
+#[tokio::test]
+async fn a_new_field_backfills_through_sentinel_hub_like_the_stac_path() {
+    use vivacampo_imagery::sentinel_hub::server::{self, State};
+    use vivacampo_imagery::sentinel_hub::{Config, SentinelHub};
+
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let (actor, tenant) = tenant(store).await;
+        let (direct, dir) = demo_imagery(2);
+        let state = State::new(&dir.join("catalog"), "id", "secret");
+        let url = server::serve(state.clone()).await.unwrap();
+        let hub = SentinelHub::new(Config::new(&url, "id", "secret")).unwrap();
+        let mut via_hub = imagery_from(
+            dir.join("catalog").to_str().unwrap(),
+            &dir.join("rasters-sh"),
+        );
+        // An unreachable catalog proves the STAC path is not what answers.
+        via_hub.catalog =
+            Catalog::from_config("http://127.0.0.1:9", &HttpOptions::default()).unwrap();
+        via_hub.sentinel_hub = Some(Arc::new(hub));
+
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery: via_hub,
+                weather: None,
+            },
+            steady_config("w1"),
+        );
+        let (sh_aoi, backfill) = backfilled_pivot(store, &tenant, &actor, 2).await;
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+        let (stop, handle) = start(
+            store,
+            StandardHandlers {
+                imagery: direct,
+                weather: None,
+            },
+            steady_config("w2"),
+        );
+        let (dir_aoi, _) = backfilled_pivot(store, &tenant, &actor, 2).await;
+        stop.send(true).unwrap();
+        handle.await.unwrap();
+
+        assert_eq!(State::count(&state.token_requests), 1);
+        let weeks = child_jobs(store, &tenant, &backfill.id).await.unwrap();
+        assert_eq!(weeks.len(), 2);
+        let mut units = 0.0;
+        for job in &weeks {
+            assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+            let runs = store.job_runs(&tenant, &job.id).await.unwrap();
+            let result = runs.last().and_then(|r| r.metrics.clone()).unwrap();
+            units += result["processing_units"]
+                .as_f64()
+                .expect("processing units");
+        }
+        assert!(units > 0.0);
+
+        let sh = store
+            .aoi_history(&tenant, &sh_aoi, "ndvi", None, None)
+            .await
+            .unwrap();
+        let stac = store
+            .aoi_history(&tenant, &dir_aoi, "ndvi", None, None)
+            .await
+            .unwrap();
+        assert_eq!(sh.len(), 2);
+        assert!(sh.iter().any(|w| w.stats.is_some()), "{sh:?}");
+        for (h, d) in sh.iter().zip(&stac) {
+            assert_eq!((h.week, &h.status), (d.week, &d.status));
+            assert_eq!(h.scene_datetime, d.scene_datetime);
+            assert_eq!(h.valid_pixel_ratio, d.valid_pixel_ratio);
+            match (&h.stats, &d.stats) {
+                (Some(a), Some(b)) => {
+                    assert_eq!(a.valid_count, b.valid_count);
+                    for (x, y) in [(a.mean, b.mean), (a.p50, b.p50), (a.min, b.min)] {
+                        let (x, y) = (x.unwrap(), y.unwrap());
+                        assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+                    }
+                }
+                (a, b) => assert_eq!(a.is_none(), b.is_none()),
+            }
+        }
         let _ = std::fs::remove_dir_all(dir);
         db.drop_db().await;
     }
