@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use vivacampo_core::flags::Flag;
 use vivacampo_store::StoreError;
 
 tokio::task_local! {
@@ -37,6 +38,8 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    #[error("this feature ({}) is switched off for now; try again later", .0.as_str())]
+    FeatureDisabled(Flag),
     #[error("internal error")]
     Internal(String),
 }
@@ -68,6 +71,7 @@ impl ApiError {
             }
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            ApiError::FeatureDisabled(_) => (StatusCode::SERVICE_UNAVAILABLE, "FEATURE_DISABLED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }
@@ -80,7 +84,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Quota(m) => ApiError::QuotaExceeded(m),
             StoreError::Unavailable(m) => {
-                ApiError::Unavailable(format!("database unavailable: {m}"))
+                // The cause (an I/O error, a server message) is for the log, not the client.
+                let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+                tracing::warn!(request_id, error = %m, "database unavailable");
+                ApiError::Unavailable("the database is unavailable; try again in a moment".into())
             }
             other => ApiError::Internal(other.to_string()),
         }
@@ -97,6 +104,7 @@ impl IntoResponse for ApiError {
         }
         let details = match &self {
             ApiError::Validation { details, .. } => details.clone(),
+            ApiError::FeatureDisabled(flag) => json!({"flag": flag.as_str()}),
             _ => json!({}),
         };
         let body = json!({"error": {"code": code, "message": self.to_string(), "details": details, "request_id": request_id}});

@@ -84,16 +84,15 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         LATENCY_BUCKETS,
         latency,
     );
-    let tenant_id = info.tenant();
-    tracing::info!(
-        target: "vivacampo::http",
-        method = %method,
-        route,
-        status,
-        latency_ms = (latency * 1000.0 * 1000.0).round() / 1000.0,
-        request_id = id,
-        tenant_id = tenant_id.as_deref().unwrap_or(""),
-        "request"
-    );
+    let tenant_id = info.tenant().unwrap_or_default();
+    let latency_ms = (latency * 1000.0 * 1000.0).round() / 1000.0;
+    // Server errors at ERROR, so filtering a log for ERROR finds every failed request.
+    if status >= 500 {
+        tracing::error!(target: "vivacampo::http", method = %method, route, status, latency_ms,
+            request_id = id, tenant_id, "request failed");
+    } else {
+        tracing::info!(target: "vivacampo::http", method = %method, route, status, latency_ms,
+            request_id = id, tenant_id, "request");
+    }
     response
 }

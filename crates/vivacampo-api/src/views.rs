@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use utoipa::ToSchema;
+use vivacampo_core::jobs::public_error;
 use vivacampo_store::accounts::{Identity, Membership, Tenant};
 use vivacampo_store::aois::Aoi;
 use vivacampo_store::farms::Farm;
@@ -159,6 +160,7 @@ impl From<Farm> for FarmView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WeekView {
     pub year: i32,
+    #[schema(minimum = 1, maximum = 53)]
     pub week: u8,
     /// The Monday that starts the week.
     pub week_start: String,
@@ -166,7 +168,8 @@ pub struct WeekView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProcessingView {
-    /// Jobs of this field still queued, running or waiting to retry.
+    /// Imagery jobs of this field (BACKFILL, PROCESS_WEEK) still queued, running or waiting to
+    /// retry; weather jobs are not counted.
     pub pending_jobs: i64,
     pub last_processed_week: Option<WeekView>,
 }
@@ -178,8 +181,10 @@ pub struct AoiView {
     pub farm_id: String,
     pub name: String,
     /// CROP or PASTURE.
+    #[schema(schema_with = crate::openapi::schemas::use_type)]
     pub use_type: String,
     /// ACTIVE or ARCHIVED.
+    #[schema(schema_with = crate::openapi::schemas::aoi_status)]
     pub status: String,
     /// Geodesic area, hectares, 2 decimals.
     pub area_ha: f64,
@@ -192,6 +197,8 @@ pub struct AoiView {
     pub created_at: String,
     pub updated_at: String,
     pub processing: ProcessingView,
+    /// The badge of the field's open signals (see `HealthView`).
+    pub health: crate::routes::signals::HealthView,
     /// Set on creation only: the job backfilling the field's recent weeks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backfill_job_id: Option<String>,
@@ -219,6 +226,7 @@ impl From<Aoi> for AoiView {
                     week_start: w.start().to_string(),
                 }),
             },
+            health: Default::default(),
             backfill_job_id: None,
         }
     }
@@ -234,11 +242,12 @@ pub struct ProgressView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: String,
-    /// BACKFILL, PROCESS_WEEK, PROCESS_WEATHER, DELETE_AOI_ASSETS, RETENTION.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::schemas::job_type)]
     pub job_type: String,
     pub aoi_id: Option<String>,
-    /// PENDING, RUNNING, SUCCEEDED, FAILED (will retry), DEAD, CANCELLED.
+    /// FAILED will retry; DEAD is the dead-letter state.
+    #[schema(schema_with = crate::openapi::schemas::job_status)]
     pub status: String,
     pub attempts: i64,
     pub max_attempts: i64,
@@ -248,6 +257,9 @@ pub struct JobView {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The ISO week a PROCESS_WEEK job works on, `2026-W14`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub week: Option<String>,
     /// Only in the system admin's views.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -266,14 +278,22 @@ impl From<Job> for JobView {
                 done: j.progress.done,
                 total: j.progress.total,
             },
-            last_error: j.last_error,
+            last_error: j.last_error.as_deref().map(public_error),
             run_after: rfc3339(j.run_after),
             created_at: rfc3339(j.created_at),
             started_at: j.started_at.map(rfc3339),
             finished_at: j.finished_at.map(rfc3339),
+            week: job_week(&j.payload),
             tenant_id: None,
         }
     }
+}
+
+/// `2026-W14` from a job payload's `year` and `week`.
+fn job_week(payload: &serde_json::Value) -> Option<String> {
+    let year = payload.get("year")?.as_i64()?;
+    let week = payload.get("week")?.as_u64()?;
+    Some(format!("{year}-W{week:02}"))
 }
 
 impl JobView {
@@ -293,7 +313,6 @@ pub struct JobRunView {
     pub attempt: i64,
     /// RUNNING, SUCCEEDED, FAILED, LOST (the worker stopped responding), CANCELLED.
     pub status: String,
-    pub worker_id: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub error: Option<String>,
@@ -306,10 +325,9 @@ impl From<JobRun> for JobRunView {
         JobRunView {
             attempt: r.attempt,
             status: r.status,
-            worker_id: r.worker_id,
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
-            error: r.error,
+            error: r.error.as_deref().map(public_error),
             metrics: r.metrics,
         }
     }
@@ -365,5 +383,21 @@ mod tests {
     #[test]
     fn times_are_rfc3339_utc() {
         assert_eq!(super::rfc3339(1_772_446_500_000), "2026-03-02T10:15:00Z");
+    }
+}
+
+#[cfg(test)]
+mod job_week_tests {
+    use super::job_week;
+
+    #[test]
+    fn a_process_week_job_names_its_iso_week() {
+        let payload =
+            serde_json::json!({"aoi_id": "a", "year": 2026, "week": 4, "geometry_version": 1});
+        assert_eq!(job_week(&payload).as_deref(), Some("2026-W04"));
+        assert_eq!(
+            job_week(&serde_json::json!({"aoi_id": "a", "weeks": 8})),
+            None
+        );
     }
 }

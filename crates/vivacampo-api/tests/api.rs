@@ -147,7 +147,7 @@ async fn auth_flow() {
                 "POST",
                 "/v1/auth/signup",
                 None,
-                Some(json!({"email": "ana@fazenda.com.br", "password": "12345678", "name": "X"})),
+                Some(json!({"email": "ana@fazenda.com.br", "password": "outra-senha-longa", "name": "X"})),
             )
             .await;
         assert_error(&dup, StatusCode::CONFLICT, "CONFLICT");
@@ -161,6 +161,24 @@ async fn auth_flow() {
             .await;
         assert_error(&weak, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
         assert_eq!(weak.body["error"]["details"]["field"], "password");
+        assert_eq!(weak.body["error"]["details"]["reason"], "too_short");
+        for (password, reason) in [
+            ("123456789", "too_short"),
+            ("1234567890", "too_common"),
+            ("Password2024!", "too_common"),
+            ("B.Souza@X.io", "same_as_email"),
+        ] {
+            let r = app
+                .send(
+                    "POST",
+                    "/v1/auth/signup",
+                    None,
+                    Some(json!({"email": "b.souza@x.io", "password": password, "name": "B"})),
+                )
+                .await;
+            assert_error(&r, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+            assert_eq!(r.body["error"]["details"]["reason"], reason, "{password}");
+        }
 
         let ok = app
             .send(
@@ -888,7 +906,7 @@ async fn operations_and_protocol() {
         assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
         assert_eq!(
             ready.body["checks"],
-            json!({"database": "ok", "migrations": "ok", "storage": "ok"})
+            json!({"database": "ok", "migrations": "ok", "storage": "not_required"})
         );
 
         let req = Request::get("/healthz")
@@ -1035,7 +1053,7 @@ async fn the_page_says_when_sign_up_is_closed() {
             "POST",
             "/v1/auth/signup",
             None,
-            Some(json!({"email": "a@b.co", "password": "12345678", "name": "A"})),
+            Some(json!({"email": "a@b.co", "password": "segredo-forte", "name": "A"})),
         )
         .await;
     assert_error(&signup, StatusCode::FORBIDDEN, "FORBIDDEN");
@@ -1267,6 +1285,9 @@ async fn field_weeks_history_and_raster_download() {
                 .unwrap()
                 .starts_with("image/tiff")
         );
+        // A tenant's raster is neither cached nor sniffed (issue 11.16).
+        assert_eq!(tif.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(tif.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         match &tif.body {
             Value::String(text) => assert!(text.starts_with("II*") || text.starts_with("MM")),
             other => panic!("expected TIFF bytes, got {other}"),
@@ -1376,6 +1397,236 @@ async fn bad_path_segments_answer_the_error_shape() {
                 r.body
             );
         }
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_slow_down_that_account_only() {
+    for db in TestDb::all().await {
+        let app = App::new(&db, config());
+        app.signup("ana@x.io").await;
+        app.signup("bia@x.io").await;
+        let attempt = |email: &'static str, password: &'static str| {
+            app.send(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+        };
+        for _ in 0..5 {
+            let r = attempt("ana@x.io", "wrong-guess").await;
+            assert_error(&r, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        }
+        // The sixth attempt waits the first backoff (1 s), the right password too.
+        for password in ["wrong-guess", "segredo-forte"] {
+            let r = attempt("ana@x.io", password).await;
+            assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+            assert_eq!(r.headers[header::RETRY_AFTER], "1", "{password}");
+        }
+        let other = attempt("bia@x.io", "segredo-forte").await;
+        assert_eq!(
+            other.status,
+            StatusCode::OK,
+            "another account is not slowed"
+        );
+
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let ok = attempt("ana@x.io", "segredo-forte").await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        // Success reset the count: five more wrong passwords before any wait.
+        for _ in 0..5 {
+            let r = attempt("ana@x.io", "wrong-guess").await;
+            assert_error(&r, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        }
+        db.drop_db().await;
+    }
+}
+
+/// Radar weeks: `history?index=rvi` has points where optical is CLOUDY, `/weeks` items carry
+/// their `radar` part, `radar.tif` downloads, `/v1/indices` names each index's sensor, and radar
+/// indices have a TileJSON.
+#[tokio::test]
+async fn radar_weeks_history_indices_and_download() {
+    use vivacampo_core::weeks::IsoWeek;
+    use vivacampo_store::field_weeks::{IndexStats, WeekResult, WeekStatus};
+    use vivacampo_store::radar::{RadarStatus, RadarWeekResult};
+    for db in TestDb::all().await {
+        let raster_dir = temp_raster_dir();
+        let app = App::with_rasters(&db, config(), &raster_dir);
+        let login = app.signup("ana@x.io").await;
+        let t = token(&login);
+        let tenant = login["tenant"]["id"].as_str().unwrap().to_owned();
+        let other = token(&app.signup("eve@x.io").await);
+        let aoi = app.field_in_new_farm(&t).await;
+        let aoi_id = aoi["id"].as_str().unwrap();
+        for week in [10, 11] {
+            let result = WeekResult {
+                week: IsoWeek::new(2026, week).unwrap(),
+                status: WeekStatus::Cloudy,
+                scene_datetime: Some(1_772_446_500_000),
+                cloud_fraction: Some(0.95),
+                valid_pixel_ratio: Some(0.05),
+                raster_key: None,
+                raster_bytes: None,
+                scenes: json!([]),
+                stats: vec![],
+            };
+            db.store
+                .record_aoi_week(&tenant, aoi_id, &result)
+                .await
+                .unwrap();
+        }
+        let key = format!("tenants/{tenant}/aois/{aoi_id}/2026/W10/radar/v1-1.tif");
+        let cog = include_bytes!("../../vivacampo-raster/tests/fixtures/rgbn.tif");
+        std::fs::create_dir_all(raster_dir.join(&key).parent().unwrap()).unwrap();
+        std::fs::write(raster_dir.join(&key), cog).unwrap();
+        let stats = |index: &str, mean: f64| IndexStats {
+            index: index.into(),
+            count: 100,
+            valid_count: 100,
+            mean: Some(mean),
+            std: Some(0.05),
+            min: Some(mean - 0.1),
+            max: Some(mean + 0.1),
+            p10: Some(mean - 0.05),
+            p50: Some(mean),
+            p90: Some(mean + 0.05),
+        };
+        let ok = RadarWeekResult {
+            week: IsoWeek::new(2026, 10).unwrap(),
+            status: RadarStatus::Ok,
+            scene_datetime: Some(1_772_441_712_000),
+            orbit: Some("descending".into()),
+            valid_pixel_ratio: Some(1.0),
+            raster_key: Some(key.clone()),
+            raster_bytes: Some(cog.len() as i64),
+            scenes: json!([{"id": "S1A_IW_GRDH_1SDV_20260303T085512_R053_RTC", "orbit": "descending"}]),
+            stats: vec![stats("rvi", 0.62), stats("vh_db", -15.5)],
+        };
+        db.store
+            .record_radar_week(&tenant, aoi_id, &ok)
+            .await
+            .unwrap();
+        let none = RadarWeekResult {
+            week: IsoWeek::new(2026, 11).unwrap(),
+            status: RadarStatus::NoData,
+            scene_datetime: None,
+            orbit: Some("descending".into()),
+            valid_pixel_ratio: None,
+            raster_key: None,
+            raster_bytes: None,
+            scenes: json!([]),
+            stats: vec![],
+        };
+        db.store
+            .record_radar_week(&tenant, aoi_id, &none)
+            .await
+            .unwrap();
+
+        let history = app
+            .send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/history?index=RVI"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+        assert_eq!(history.body["index"], "rvi");
+        let points = history.body["points"].as_array().unwrap();
+        assert_eq!(points.len(), 2);
+        assert_eq!(
+            (points[0]["status"].as_str(), points[0]["mean"].as_f64()),
+            (Some("OK"), Some(0.62))
+        );
+        assert_eq!(points[1]["status"], "NO_DATA");
+        assert!(points[1]["mean"].is_null());
+        // The optical series of the same weeks is cloudy.
+        let ndvi = app
+            .send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/history?index=ndvi"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert!(
+            ndvi.body["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["status"] == "CLOUDY")
+        );
+
+        let weeks = app
+            .send("GET", &format!("/v1/aois/{aoi_id}/weeks"), Some(&t), None)
+            .await
+            .body;
+        let items = weeks["items"].as_array().unwrap();
+        let item = |week: i64| items.iter().find(|i| i["week"] == week).unwrap();
+        assert_eq!(item(10)["status"], "CLOUDY");
+        assert_eq!(item(10)["radar"]["status"], "OK");
+        assert_eq!(item(10)["radar"]["orbit"], "descending");
+        assert_eq!(item(10)["radar"]["has_raster"], true);
+        assert!(item(10)["radar"]["scene_datetime"].is_string());
+        assert_eq!(item(11)["radar"]["status"], "NO_DATA");
+
+        let tif = app
+            .send(
+                "GET",
+                &format!("/v1/aois/{aoi_id}/weeks/2026/10/radar.tif"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(tif.status, StatusCode::OK);
+        assert!(
+            tif.headers[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .contains("-radar.tif")
+        );
+        for (path, who) in [
+            (format!("/v1/aois/{aoi_id}/weeks/2026/11/radar.tif"), &t),
+            (format!("/v1/aois/{aoi_id}/weeks/2026/9/radar.tif"), &t),
+            (format!("/v1/aois/{aoi_id}/weeks/2026/10/radar.tif"), &other),
+        ] {
+            assert_error(
+                &app.send("GET", &path, Some(who), None).await,
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+            );
+        }
+
+        let indices = app.send("GET", "/v1/indices", None, None).await.body;
+        let entry = |name: &str| {
+            indices["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(entry("ndvi")["sensor"], "optical");
+        for name in ["rvi", "vh_vv", "vv_db", "vh_db"] {
+            assert_eq!(entry(name)["sensor"], "radar", "{name}");
+            assert_eq!(entry(name)["bands"], json!(["VV", "VH"]));
+        }
+        // Radar tiles come from the latest radar week (tests/tiles.rs renders them).
+        let tilejson = app
+            .send(
+                "GET",
+                &format!("/v1/tiles/aois/{aoi_id}/tilejson.json?index=rvi"),
+                Some(&t),
+                None,
+            )
+            .await;
+        assert_eq!(tilejson.status, StatusCode::OK, "{}", tilejson.body);
+        assert_eq!(tilejson.body["sensor"], "radar");
+        let _ = std::fs::remove_dir_all(raster_dir);
         db.drop_db().await;
     }
 }

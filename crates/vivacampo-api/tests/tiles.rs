@@ -13,13 +13,15 @@ use vivacampo_api::tiles::signing::TileGrant;
 use vivacampo_api::{AppState, router};
 use vivacampo_core::metrics::Registry;
 use vivacampo_core::weeks::IsoWeek;
-use vivacampo_imagery::store::{RasterStore, RasterVersion, field_week_key};
+use vivacampo_imagery::source::{HttpOptions, S3Options};
+use vivacampo_imagery::store::{RasterStore, RasterVersion, field_week_key, radar_week_key};
 use vivacampo_raster::cog::{self, CogOptions, Interleave, Overviews};
 use vivacampo_raster::field_week::FieldGrid;
 use vivacampo_raster::geo::Georef;
 use vivacampo_raster::raster::{Buffer, Raster};
 use vivacampo_raster::tiff::BandInfo;
 use vivacampo_store::field_weeks::{WeekResult, WeekStatus};
+use vivacampo_store::radar::{RadarStatus, RadarWeekResult};
 use vivacampo_store::testing::TestDb;
 
 mod support;
@@ -212,6 +214,300 @@ fn decode_png(bytes: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// A radar COG as PROCESS_RADAR_WEEK writes it: `VV`, `VH` (float32 linear power, NaN outside
+/// the field and where invalid) and `mask`, band-interleaved, the outline in the metadata. VH
+/// rises from west to east (RVI 0.4 … 1.0); the western `gap` share has no valid pixel.
+fn radar_cog(geometry: &Value, gap: f64) -> Vec<u8> {
+    let polygons = vivacampo_raster::mask::polygons_from_geojson(&geometry.to_string()).unwrap();
+    let field = FieldGrid::new(&polygons).unwrap();
+    let (w, h) = (field.grid.width, field.grid.height);
+    let valid = |i: usize| field.zone[i] && (i % w) as f64 / w as f64 >= gap;
+    let mut data: Vec<f32> = Vec::with_capacity(w * h * 3);
+    for band in 0..3 {
+        for i in 0..w * h {
+            let t = (i % w) as f64 / w as f64;
+            // RVI = 4·VH/(VV+VH): VH/VV from 0.11 to 0.33.
+            let (vv, vh) = (0.1, 0.011 + 0.022 * t);
+            data.push(match (band, valid(i)) {
+                (2, ok) => f32::from(u8::from(ok)),
+                (_, false) => f32::NAN,
+                (0, true) => vv as f32,
+                (_, true) => vh as f32,
+            });
+        }
+    }
+    let raster = Raster {
+        width: w,
+        height: h,
+        bands: 3,
+        data: Buffer::F32(data),
+    };
+    let mut options = CogOptions::new(Georef {
+        epsg: Some(field.grid.epsg),
+        transform: field.grid.transform,
+    });
+    options.nodata = Some(f64::NAN);
+    options.overviews = Overviews::Average;
+    options.interleave = Interleave::Band;
+    options.bands = ["VV", "VH", "mask"]
+        .iter()
+        .map(|name| BandInfo {
+            description: Some((*name).to_owned()),
+            scale: None,
+            offset: None,
+        })
+        .collect();
+    options.metadata = vec![(
+        vivacampo_raster::field_week::FIELD_ITEM.to_owned(),
+        geometry.to_string(),
+    )];
+    cog::write(&raster, &options).unwrap()
+}
+
+async fn record_radar_week(db: &TestDb, tenant: &str, aoi: &str, week: u8, key: Option<&str>) {
+    let result = RadarWeekResult {
+        week: IsoWeek::new(2026, week).unwrap(),
+        status: if key.is_some() {
+            RadarStatus::Ok
+        } else {
+            RadarStatus::NoData
+        },
+        scene_datetime: key.map(|_| 1_772_441_712_000),
+        orbit: Some("descending".into()),
+        valid_pixel_ratio: key.map(|_| 0.6),
+        raster_key: key.map(str::to_owned),
+        raster_bytes: key.map(|_| 1),
+        scenes: json!([]),
+        stats: vec![],
+    };
+    db.store
+        .record_radar_week(tenant, aoi, &result)
+        .await
+        .unwrap();
+}
+
+/// Longitude and latitude of a tile pixel's centre.
+fn pixel_lonlat(z: u8, x: u32, y: u32, px: usize, py: usize) -> (f64, f64) {
+    let n = f64::from(1u32 << z) * 256.0;
+    let gx = f64::from(x) * 256.0 + px as f64 + 0.5;
+    let gy = f64::from(y) * 256.0 + py as f64 + 0.5;
+    let lon = gx / n * 360.0 - 180.0;
+    let lat = (std::f64::consts::PI * (1.0 - 2.0 * gy / n))
+        .sinh()
+        .atan()
+        .to_degrees();
+    (lon, lat)
+}
+
+#[tokio::test]
+async fn radar_tiles_of_a_field_week() {
+    for db in TestDb::all().await {
+        radar_tiles(&db).await;
+        db.drop_db().await;
+    }
+}
+
+/// Radar indices have tiles: TileJSON (signed like the optical ones, radar legend, the latest
+/// radar week) and PNG tiles drawn from the radar COG's VV/VH, transparent outside the field
+/// and where the radar COG has no valid pixel.
+async fn radar_tiles(db: &TestDb) {
+    let raster_dir = std::env::temp_dir().join(format!("vc-radar-tiles-{}", uuid::Uuid::new_v4()));
+    let state = AppState::with_tiles(
+        db.store.clone(),
+        RasterStore::local(&raster_dir).unwrap(),
+        config(),
+        Arc::new(Registry::new()),
+        TileConfig {
+            concurrency: 2,
+            ..TileConfig::ephemeral()
+        },
+    );
+    let app = App {
+        router: router(state.clone()),
+        state,
+    };
+    let ana = app
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "ana@x.io", "password": "segredo-forte", "name": "Ana"}),
+        )
+        .await;
+    let (t, tenant) = (
+        ana["token"].as_str().unwrap().to_owned(),
+        ana["tenant"]["id"].as_str().unwrap().to_owned(),
+    );
+    let farm = app.post("/v1/farms", Some(&t), json!({"name": "F"})).await;
+    let (lon, lat, side) = (-49.3, -16.7, 0.01);
+    let geometry = json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]]});
+    let aoi = app
+        .post(
+            "/v1/aois",
+            Some(&t),
+            json!({"farm_id": farm["id"], "name": "Talhão 1", "use_type": "CROP", "geometry": geometry}),
+        )
+        .await;
+    let aoi_id = aoi["id"].as_str().unwrap().to_owned();
+    let key = radar_week_key(
+        tenant.parse().unwrap(),
+        aoi_id.parse().unwrap(),
+        2026,
+        10,
+        RasterVersion {
+            geometry: 1,
+            stamp: 1_795_000_000_000,
+        },
+    );
+    std::fs::create_dir_all(raster_dir.join(&key).parent().unwrap()).unwrap();
+    std::fs::write(raster_dir.join(&key), radar_cog(&geometry, 0.4)).unwrap();
+    // Week 10 is cloudy for the optical sensor and OK for radar; week 11 has no radar.
+    record_week(db, &tenant, &aoi_id, 10, None).await;
+    record_radar_week(db, &tenant, &aoi_id, 10, Some(&key)).await;
+    record_radar_week(db, &tenant, &aoi_id, 11, None).await;
+
+    let base = format!("/v1/tiles/aois/{aoi_id}/tilejson.json");
+    // The optical index has no week to show; the radar one has.
+    let ndvi = app.get(&format!("{base}?index=ndvi"), Some(&t), None).await;
+    assert_eq!(ndvi.status, StatusCode::NOT_FOUND);
+    let missing = app
+        .get(
+            &format!("{base}?index=rvi&year=2026&week=11"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.json());
+    assert!(missing.json().to_string().contains("radar"));
+
+    let tj = app
+        .get(
+            &format!("{base}?index=rvi&year=2026&week=10"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(tj.status, StatusCode::OK, "{}", tj.json());
+    let tj = tj.json();
+    assert_eq!(tj["index"], "rvi");
+    assert_eq!(tj["sensor"], "radar");
+    assert_eq!(
+        (tj["year"].as_i64(), tj["week"].as_i64()),
+        (Some(2026), Some(10))
+    );
+    let legend = tj["legend"].as_array().unwrap();
+    assert_eq!(legend.len(), 5);
+    assert_eq!(
+        (legend[0]["value"].as_f64(), legend[4]["value"].as_f64()),
+        (Some(0.0), Some(1.2)),
+        "the range /v1/indices advertises"
+    );
+    let template = tj["tiles"][0].as_str().unwrap().to_owned();
+    assert_eq!(query_param(&template, "index"), "rvi");
+    assert_eq!(query_param(&template, "v"), "1-1795000000000");
+    assert!(!query_param(&template, "sig").is_empty());
+    assert!(!tj.to_string().contains(".tif"), "no storage path");
+
+    // A tile over the field's east edge: the field's valid (eastern) part is coloured, outside
+    // the field and its invalid western part are transparent.
+    let z = 15;
+    let (cx, cy) = vivacampo_raster::tile::tile_for_lonlat(lon + side, lat + side / 2.0, z);
+    let tile = app.get(&tile_path(&template, z, cx, cy), None, None).await;
+    assert_eq!(tile.status, StatusCode::OK, "{}", tile.json());
+    assert_eq!(tile.header(header::CONTENT_TYPE), "image/png");
+    assert!(tile.header(header::CACHE_CONTROL).contains("immutable"));
+    let pixels = decode_png(&tile.bytes);
+    let (mut shown, mut hidden_outside, mut outside) = (0, 0, 0);
+    let margin = side * 0.03;
+    for py in 0..256 {
+        for px in 0..256 {
+            let (plon, plat) = pixel_lonlat(z, cx, cy, px, py);
+            let alpha = pixels[(py * 256 + px) * 4 + 3];
+            let inside = plon > lon + margin
+                && plon < lon + side - margin
+                && plat > lat + margin
+                && plat < lat + side - margin;
+            let beyond = plon < lon - margin
+                || plon > lon + side + margin
+                || plat < lat - margin
+                || plat > lat + side + margin;
+            if beyond {
+                outside += 1;
+                hidden_outside += usize::from(alpha == 0);
+            } else if inside && plon > lon + 0.45 * side {
+                assert_eq!(alpha, 255, "valid radar pixel at {plon},{plat}");
+                shown += 1;
+            } else if inside && plon < lon + 0.35 * side {
+                assert_eq!(alpha, 0, "no radar at {plon},{plat}");
+            }
+        }
+    }
+    assert!(shown > 1000, "coloured pixels: {shown}");
+    assert!(outside > 1000, "the tile reaches beyond the field");
+    assert_eq!(hidden_outside, outside, "transparent outside the field");
+    // RVI rises west to east: the colours differ across the field.
+    let colours: std::collections::HashSet<_> = pixels
+        .chunks_exact(4)
+        .filter(|p| p[3] == 255)
+        .map(|p| (p[0], p[1], p[2]))
+        .collect();
+    assert!(colours.len() >= 4, "{} colours", colours.len());
+
+    // Every radar index renders from the same COG; the signature binds the index.
+    for index in ["vh_vv", "vv_db", "vh_db"] {
+        let tj = app
+            .get(
+                &format!("{base}?index={index}&year=2026&week=10"),
+                Some(&t),
+                None,
+            )
+            .await
+            .json();
+        let template = tj["tiles"][0].as_str().unwrap();
+        let tile = app.get(&tile_path(template, z, cx, cy), None, None).await;
+        assert_eq!(tile.status, StatusCode::OK, "{index}");
+        decode_png(&tile.bytes);
+    }
+    let swapped = with_param(&tile_path(&template, z, cx, cy), "index", "ndvi");
+    assert_eq!(
+        app.get(&swapped, None, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // "Latest" for a radar index is the latest OK radar week (the optical series has none).
+    let latest = app
+        .get(&format!("{base}?index=vh_db"), Some(&t), None)
+        .await;
+    assert_eq!(latest.status, StatusCode::OK, "{}", latest.json());
+    let latest = latest.json();
+    assert!(latest["year"].is_null());
+    let latest_template = latest["tiles"][0].as_str().unwrap();
+    let tile = app
+        .get(&tile_path(latest_template, z, cx, cy), None, None)
+        .await;
+    assert_eq!(tile.status, StatusCode::OK);
+    assert!(tile.header(header::CACHE_CONTROL).contains("max-age=60"));
+    // The optical "latest" of the same field still has nothing (remembered apart).
+    let optical = app.state.tiler().signer().sign(&TileGrant {
+        tenant: &tenant,
+        aoi: &aoi_id,
+        index: "ndvi",
+        week: None,
+        version: "",
+        expires: 4_102_444_800,
+    });
+    let ndvi_tile = app
+        .get(
+            &format!(
+                "/v1/tiles/aois/{aoi_id}/{z}/{cx}/{cy}.png?index=ndvi&tenant={tenant}&exp=4102444800&sig={optical}"
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(ndvi_tile.status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(raster_dir);
+}
+
 #[tokio::test]
 async fn signed_cached_tiles_of_a_field_week() {
     for db in TestDb::all().await {
@@ -280,7 +576,10 @@ async fn signed_cached_tiles(db: &TestDb) {
     let indices = app.get("/v1/indices", None, None).await;
     assert_eq!(indices.status, StatusCode::OK);
     let items = indices.json()["items"].as_array().unwrap().clone();
-    assert_eq!(items.len(), 14);
+    // 13 optical indices and true colour, and the 4 radar ones.
+    assert_eq!(items.len(), 18);
+    let radar = items.iter().filter(|i| i["sensor"] == "radar").count();
+    assert_eq!(radar, 4, "radar indices: {items:?}");
     assert!(
         items
             .iter()
@@ -596,4 +895,115 @@ async fn signed_cached_tiles(db: &TestDb) {
         r.status
     );
     let _ = std::fs::remove_dir_all(&raster_dir);
+}
+
+/// A loopback TCP server that accepts every connection and never answers, as a hung S3 does.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// With the raster store on an S3 endpoint that accepts connections and never answers, an
+/// uncached tile and the week's `raster.tif` answer 503 UNAVAILABLE within the store timeout
+/// (1 s here), neither hanging nor 500.
+#[tokio::test]
+async fn a_hung_raster_store_answers_unavailable() {
+    let db = TestDb::sqlite().await;
+    let s3 = S3Options {
+        endpoint: Some(silent_server().await),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test".into()),
+        allow_http: Some(true),
+        ..S3Options::default()
+    };
+    let http = HttpOptions {
+        timeout: Duration::from_secs(120),
+        ..HttpOptions::default()
+    };
+    let rasters = RasterStore::s3("s3://bucket/prefix", &s3, &http)
+        .unwrap()
+        .with_timeout(Duration::from_secs(1));
+    let state = AppState::with_tiles(
+        db.store.clone(),
+        rasters,
+        config(),
+        Arc::new(Registry::new()),
+        TileConfig::ephemeral(),
+    );
+    let app = App {
+        router: router(state.clone()),
+        state,
+    };
+    let ana = app
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "ana@x.io", "password": "segredo-forte", "name": "Ana"}),
+        )
+        .await;
+    let (t, tenant) = (
+        ana["token"].as_str().unwrap().to_owned(),
+        ana["tenant"]["id"].as_str().unwrap().to_owned(),
+    );
+    let farm = app.post("/v1/farms", Some(&t), json!({"name": "F"})).await;
+    let (lon, lat, side) = (-49.3, -16.7, 0.01);
+    let geometry = json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]]});
+    let aoi = app
+        .post(
+            "/v1/aois",
+            Some(&t),
+            json!({"farm_id": farm["id"], "name": "T", "use_type": "CROP", "geometry": geometry}),
+        )
+        .await;
+    let aoi_id = aoi["id"].as_str().unwrap().to_owned();
+    let key = field_week_key(
+        tenant.parse().unwrap(),
+        aoi_id.parse().unwrap(),
+        2026,
+        10,
+        RasterVersion {
+            geometry: 1,
+            stamp: 1_795_000_000_000,
+        },
+    );
+    record_week(&db, &tenant, &aoi_id, 10, Some(&key)).await;
+    let tj = app
+        .get(
+            &format!("/v1/tiles/aois/{aoi_id}/tilejson.json?index=ndvi&year=2026&week=10"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(tj.status, StatusCode::OK, "{}", tj.json());
+    let template = tj.json()["tiles"][0].as_str().unwrap().to_owned();
+    let (cx, cy) = vivacampo_raster::tile::tile_for_lonlat(lon + side / 2.0, lat + side / 2.0, 15);
+    for (path, token) in [
+        (tile_path(&template, 15, cx, cy), None),
+        (
+            format!("/v1/aois/{aoi_id}/weeks/2026/10/raster.tif"),
+            Some(t.as_str()),
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(20), app.get(&path, token, None))
+            .await
+            .expect("an answer, not a hang");
+        assert_eq!(
+            r.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            r.json()
+        );
+        assert_eq!(r.json()["error"]["code"], "UNAVAILABLE", "{path}");
+        assert!(started.elapsed() >= Duration::from_millis(900), "{path}");
+    }
+    db.drop_db().await;
 }

@@ -11,7 +11,7 @@ use vivacampo_store::accounts::{NewTenant, TenantPatch};
 use vivacampo_store::queue::JobFilter;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, IdPath};
+use crate::extract::{ApiQuery, Auth, IdPath, JsonBody};
 use crate::routes::auth::check_name;
 use crate::routes::farms::{PageQuery, not_found, page_request};
 use crate::routes::jobs::parse_status;
@@ -38,8 +38,8 @@ pub struct QueuesView {
     pub dead: i64,
 }
 
-#[utoipa::path(get, path = "/v1/admin/ops/queues", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = QueuesView), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/ops/queues", tag = "admin", operation_id = "admin_queues", security(("bearer" = [])),
+    responses((status = 200, body = QueuesView), (status = 403, description = "FORBIDDEN (not a system administrator)", body = ErrorBody)))]
 pub async fn queues(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<QueuesView>> {
     auth.system_admin()?;
     let stats = state.store().queue_stats().await?;
@@ -70,15 +70,21 @@ pub async fn queues(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AdminJobQuery {
     /// e.g. DEAD for the dead-letter queue.
+    #[param(schema_with = crate::openapi::schemas::job_status)]
     pub status: Option<String>,
+    /// From 1, default 1.
+    #[param(schema_with = crate::openapi::schemas::page)]
     pub page: Option<u32>,
+    /// 1 to 200, default 50.
+    #[param(schema_with = crate::openapi::schemas::page_size)]
     pub page_size: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/admin/jobs", tag = "admin", security(("bearer" = [])), params(AdminJobQuery),
-    responses((status = 200, body = PageView<JobView>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/jobs", tag = "admin", operation_id = "admin_list_jobs", security(("bearer" = [])), params(AdminJobQuery),
+    responses((status = 200, body = PageView<JobView>), (status = 403, description = "FORBIDDEN (not a system administrator)", body = ErrorBody)))]
 pub async fn jobs(
     State(state): State<AppState>,
     auth: Auth,
@@ -96,9 +102,10 @@ pub async fn jobs(
     Ok(Json(PageView::from_page(page, JobView::with_tenant)))
 }
 
-#[utoipa::path(post, path = "/v1/admin/jobs/{id}/retry", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/jobs/{id}/retry", tag = "admin", operation_id = "admin_retry_job", security(("bearer" = [])),
     params(("id" = String, Path, description = "job id")),
-    responses((status = 202, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = JobView), (status = 403, description = "FORBIDDEN (not a system administrator)", body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "not FAILED, DEAD or CANCELLED", body = ErrorBody)))]
 pub async fn retry_job(
     State(state): State<AppState>,
     auth: Auth,
@@ -113,8 +120,8 @@ pub async fn retry_job(
     Ok((StatusCode::ACCEPTED, Json(JobView::with_tenant(job))))
 }
 
-#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = PageView<TenantView>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", operation_id = "admin_list_tenants", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = PageView<TenantView>), (status = 403, description = "FORBIDDEN (not a system administrator)", body = ErrorBody)))]
 pub async fn tenants(
     State(state): State<AppState>,
     auth: Auth,
@@ -128,33 +135,72 @@ pub async fn tenants(
     Ok(Json(PageView::from_page(page, |t| TenantView::from(&t))))
 }
 
+/// `quotas` as a JSON object or null: serde would also read an array (`[1, 2]`) as the struct.
+fn object_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<QuotasInput>, D::Error> {
+    use serde::de::{Error, Unexpected};
+    use serde_json::Value;
+    let value = Value::deserialize(deserializer)?;
+    let unexpected = match &value {
+        Value::Null => return Ok(None),
+        Value::Object(_) => {
+            return serde_json::from_value(value)
+                .map(Some)
+                .map_err(D::Error::custom);
+        }
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Unexpected::Signed(i),
+            (_, Some(u)) => Unexpected::Unsigned(u),
+            _ => Unexpected::Float(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(text) => Unexpected::Str(text),
+        Value::Array(_) => Unexpected::Seq,
+    };
+    Err(D::Error::invalid_type(unexpected, &"a JSON object"))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotasInput {
+    #[schema(minimum = 0)]
     pub max_fields: Option<i64>,
+    #[schema(minimum = 0)]
     pub max_hectares: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
+    #[schema(schema_with = crate::openapi::schemas::name)]
     pub name: String,
     /// COMPANY (default) or PERSONAL.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::schemas::tenant_kind_or_null)]
     pub kind: Option<String>,
+    /// A short name such as BASIC, PRO or ENTERPRISE.
+    #[schema(schema_with = crate::openapi::schemas::plan_or_null)]
     pub plan: Option<String>,
+    #[serde(default, deserialize_with = "object_or_null")]
     pub quotas: Option<QuotasInput>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
+    #[schema(schema_with = crate::openapi::schemas::name_or_null)]
     pub name: Option<String>,
     /// ACTIVE or SUSPENDED.
+    #[schema(schema_with = crate::openapi::schemas::tenant_status_or_null)]
     pub status: Option<String>,
+    /// A short name such as BASIC, PRO or ENTERPRISE.
+    #[schema(schema_with = crate::openapi::schemas::plan_or_null)]
     pub plan: Option<String>,
+    #[serde(default, deserialize_with = "object_or_null")]
     pub quotas: Option<QuotasInput>,
     /// Below this share of clear pixels a week is CLOUDY (0–1).
+    #[schema(minimum = 0, maximum = 1)]
     pub min_valid_pixel_ratio: Option<f64>,
 }
 
@@ -191,14 +237,15 @@ fn check_plan(plan: &str) -> ApiResult<String> {
     Ok(plan.to_ascii_uppercase())
 }
 
-#[utoipa::path(post, path = "/v1/admin/tenants", tag = "admin", security(("bearer" = [])), request_body = CreateTenant,
-    responses((status = 201, body = TenantView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/tenants", tag = "admin", operation_id = "admin_create_tenant", security(("bearer" = [])), request_body = CreateTenant,
+    responses((status = 201, body = TenantView), (status = 400, body = ErrorBody), (status = 403, description = "FORBIDDEN (not a system administrator)", body = ErrorBody)))]
 pub async fn create_tenant(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<CreateTenant>,
+    body: JsonBody<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
     let actor = auth.system_admin()?.to_owned();
+    let body = body.parse()?;
     let name = check_name("name", &body.name)?;
     let kind: TenantKind = body.kind.as_deref().unwrap_or("COMPANY").parse().map_err(
         |e: vivacampo_core::UnknownValue| ApiError::invalid("type", "invalid", e.to_string()),
@@ -230,16 +277,17 @@ pub async fn create_tenant(
     Ok((StatusCode::CREATED, Json(TenantView::from(&tenant))))
 }
 
-#[utoipa::path(patch, path = "/v1/admin/tenants/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateTenant,
+#[utoipa::path(patch, path = "/v1/admin/tenants/{id}", tag = "admin", operation_id = "admin_update_tenant", security(("bearer" = [])), request_body = UpdateTenant,
     params(("id" = String, Path, description = "tenant id")),
-    responses((status = 200, body = TenantView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TenantView), (status = 400, body = ErrorBody), (status = 403, description = "FORBIDDEN (not a system administrator)", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_tenant(
     State(state): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    ApiJson(body): ApiJson<UpdateTenant>,
+    body: JsonBody<UpdateTenant>,
 ) -> ApiResult<Json<TenantView>> {
     let actor = auth.system_admin()?.to_owned();
+    let body = body.parse()?;
     let status = body
         .status
         .as_deref()

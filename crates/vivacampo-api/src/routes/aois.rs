@@ -5,15 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use vivacampo_core::flags::Flag;
 use vivacampo_core::geometry::{FieldGeometry, GeometryError};
 use vivacampo_core::tenancy::Role;
 use vivacampo_core::weeks::IsoWeek;
 use vivacampo_store::aois::{AoiFilter, AoiPatch, NewAoi, Shape};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, IdPath};
+use crate::extract::{ApiQuery, Auth, IdPath, JsonBody};
 use crate::routes::auth::check_name;
 use crate::routes::farms::{not_found, page_request};
+use crate::routes::signals::with_health;
 use crate::state::AppState;
 use crate::views::{AoiView, ErrorBody, JobAccepted, PageView};
 
@@ -23,9 +25,12 @@ pub const MAX_BACKFILL_WEEKS: u32 = 104;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAoi {
+    #[schema(format = Uuid)]
     pub farm_id: String,
+    #[schema(schema_with = crate::openapi::schemas::name)]
     pub name: String,
     /// CROP or PASTURE.
+    #[schema(schema_with = crate::openapi::schemas::use_type)]
     pub use_type: String,
     /// GeoJSON Polygon or MultiPolygon in lon/lat WGS84.
     #[schema(value_type = Option<Object>)]
@@ -37,7 +42,9 @@ pub struct CreateAoi {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAoi {
+    #[schema(schema_with = crate::openapi::schemas::name_or_null)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::openapi::schemas::use_type_or_null)]
     pub use_type: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub geometry: Option<serde_json::Value>,
@@ -49,20 +56,38 @@ pub struct UpdateAoi {
 #[serde(deny_unknown_fields)]
 pub struct BackfillRequest {
     /// 1–104 weeks ending with the current one.
+    #[schema(minimum = 1, maximum = 104)]
     pub weeks: Option<u32>,
     /// First date (YYYY-MM-DD) of a range.
+    #[schema(schema_with = crate::openapi::schemas::date_or_null)]
     pub from: Option<String>,
     /// Last date (YYYY-MM-DD) of a range.
+    #[schema(schema_with = crate::openapi::schemas::date_or_null)]
     pub to: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AoiQuery {
+    /// Only the fields of this farm.
     pub farm_id: Option<String>,
     /// ACTIVE or ARCHIVED.
+    #[param(schema_with = crate::openapi::schemas::aoi_status)]
     pub status: Option<String>,
+    /// From 1, default 1.
+    #[param(schema_with = crate::openapi::schemas::page)]
     pub page: Option<u32>,
+    /// 1 to 200, default 50.
+    #[param(schema_with = crate::openapi::schemas::page_size)]
     pub page_size: Option<u32>,
+}
+
+/// Sets the fields' health badges, unless the tenant's `signals` flag is off (then OK).
+async fn field_health(state: &AppState, tenant: &str, views: &mut [AoiView]) -> ApiResult<()> {
+    if state.require(Flag::Signals, Some(tenant)).await.is_ok() {
+        with_health(state, tenant, views).await?;
+    }
+    Ok(())
 }
 
 fn geometry_error(e: GeometryError) -> ApiError {
@@ -101,7 +126,7 @@ fn use_type(value: &str) -> ApiResult<String> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/aois", tag = "fields", security(("bearer" = [])), request_body = CreateAoi,
+#[utoipa::path(post, path = "/v1/aois", tag = "fields", operation_id = "create_aoi", security(("bearer" = [])), request_body = CreateAoi,
     responses((status = 201, description = "the field, with backfill_job_id", body = AoiView),
               (status = 400, description = "invalid geometry: details.reason is one of not_polygonal, unclosed_ring, \
                 too_few_points, self_intersection, out_of_range, too_small, too_large, too_many_vertices, empty", body = ErrorBody),
@@ -110,9 +135,10 @@ fn use_type(value: &str) -> ApiResult<String> {
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<CreateAoi>,
+    body: JsonBody<CreateAoi>,
 ) -> ApiResult<(StatusCode, Json<AoiView>)> {
     let tenant = auth.tenant(Role::Operator)?;
+    let body = body.parse()?;
     let name = check_name("name", &body.name)?;
     let use_type = use_type(&body.use_type)?;
     let farm_id = uuid::Uuid::parse_str(&body.farm_id)
@@ -148,8 +174,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[utoipa::path(get, path = "/v1/aois", tag = "fields", security(("bearer" = [])), params(AoiQuery),
-    responses((status = 200, body = PageView<AoiView>), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/aois", tag = "fields", operation_id = "list_aois", security(("bearer" = [])), params(AoiQuery),
+    responses((status = 200, body = PageView<AoiView>), (status = 400, body = ErrorBody),
+              (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -174,12 +201,15 @@ pub async fn list(
         .store()
         .list_aois(tenant, &filter, page_request(q.page, q.page_size)?)
         .await?;
-    Ok(Json(PageView::from_page(page, AoiView::from)))
+    let mut view = PageView::from_page(page, AoiView::from);
+    field_health(&state, tenant, &mut view.items).await?;
+    Ok(Json(view))
 }
 
-#[utoipa::path(get, path = "/v1/aois/{id}", tag = "fields", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/aois/{id}", tag = "fields", operation_id = "get_aoi", security(("bearer" = [])),
     params(("id" = String, Path, description = "field id")),
-    responses((status = 200, body = AoiView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AoiView), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
@@ -191,10 +221,13 @@ pub async fn get(
         .aoi(tenant, &id)
         .await
         .map_err(|e| not_found(e, "field"))?;
-    Ok(Json(aoi.into()))
+    let mut view = [AoiView::from(aoi)];
+    field_health(&state, tenant, &mut view).await?;
+    let [view] = view;
+    Ok(Json(view))
 }
 
-#[utoipa::path(patch, path = "/v1/aois/{id}", tag = "fields", security(("bearer" = [])), request_body = UpdateAoi,
+#[utoipa::path(patch, path = "/v1/aois/{id}", tag = "fields", operation_id = "update_aoi", security(("bearer" = [])), request_body = UpdateAoi,
     params(("id" = String, Path, description = "field id")),
     responses((status = 200, description = "a new geometry keeps the old one as a version and reprocesses", body = AoiView),
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -202,9 +235,10 @@ pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    ApiJson(body): ApiJson<UpdateAoi>,
+    body: JsonBody<UpdateAoi>,
 ) -> ApiResult<Json<AoiView>> {
     let tenant = auth.tenant(Role::Operator)?;
+    let body = body.parse()?;
     let name = body
         .name
         .as_deref()
@@ -232,14 +266,18 @@ pub async fn update(
         )
         .await
         .map_err(|e| not_found(e, "field"))?;
-    let mut view = AoiView::from(aoi);
+    let mut view = [AoiView::from(aoi)];
+    field_health(&state, tenant, &mut view).await?;
+    let [mut view] = view;
     view.backfill_job_id = backfill;
     Ok(Json(view))
 }
 
-#[utoipa::path(delete, path = "/v1/aois/{id}", tag = "fields", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/aois/{id}", tag = "fields", operation_id = "delete_aoi", security(("bearer" = [])),
     params(("id" = String, Path, description = "field id")),
-    responses((status = 204, description = "deleted; a DELETE_AOI_ASSETS job removes its rasters"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "deleted; a DELETE_AOI_ASSETS job removes its rasters"),
+              (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: Auth,
@@ -316,16 +354,22 @@ fn requested_weeks(body: &BackfillRequest, today: time::Date) -> ApiResult<Vec<I
     }
 }
 
-#[utoipa::path(post, path = "/v1/aois/{id}/backfill", tag = "fields", security(("bearer" = [])), request_body = BackfillRequest,
+#[utoipa::path(post, path = "/v1/aois/{id}/backfill", tag = "fields", operation_id = "backfill_aoi", security(("bearer" = [])), request_body = BackfillRequest,
     params(("id" = String, Path, description = "field id")),
-    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody),
+              (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn backfill(
     State(state): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    ApiJson(body): ApiJson<BackfillRequest>,
+    body: JsonBody<BackfillRequest>,
 ) -> ApiResult<(StatusCode, Json<JobAccepted>)> {
     let tenant = auth.tenant(Role::Operator)?;
+    state
+        .require(vivacampo_core::flags::Flag::Backfill, Some(tenant))
+        .await?;
+    let body = body.parse()?;
     let weeks = requested_weeks(&body, time::OffsetDateTime::now_utc().date())?;
     let job_id = state
         .store()

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use vivacampo_core::credentials::check_password as password_rule;
 use vivacampo_store::accounts::{Identity, Membership, NewIdentity, Tenant};
 use vivacampo_store::now_ms;
 
@@ -17,11 +18,16 @@ use crate::views::{CurrentTenantView, LoginView, MeView, MembershipView, rfc3339
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// At least 8 characters.
+    /// 10–256 characters; not one of the most common passwords (with digits or symbols
+    /// appended or not), not the e-mail address or its part before the @.
+    #[schema(schema_with = crate::openapi::schemas::password)]
     pub password: String,
+    #[schema(schema_with = crate::openapi::schemas::name)]
     pub name: String,
     /// Name of the personal workspace; defaults to the person's name.
+    #[schema(schema_with = crate::openapi::schemas::name_or_null)]
     pub workspace_name: Option<String>,
 }
 
@@ -39,16 +45,7 @@ pub struct SwitchRequest {
 }
 
 pub(crate) fn check_email(email: &str) -> ApiResult<()> {
-    let email = email.trim();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.contains(char::is_whitespace);
-    if valid {
+    if vivacampo_core::text::is_email(email) {
         Ok(())
     } else {
         Err(ApiError::invalid(
@@ -59,42 +56,29 @@ pub(crate) fn check_email(email: &str) -> ApiResult<()> {
     }
 }
 
-pub(crate) fn check_password(password: &str) -> ApiResult<()> {
-    let chars = password.chars().count();
-    if chars < 8 {
-        return Err(ApiError::invalid(
-            "password",
-            "too_short",
-            "password must have at least 8 characters",
-        ));
-    }
-    if chars > 256 {
-        return Err(ApiError::invalid(
-            "password",
-            "too_long",
-            "password must have at most 256 characters",
-        ));
-    }
-    Ok(())
+/// The password rule of `vivacampo_core::credentials`: a 400 whose `details.reason` is
+/// `too_short`, `too_long`, `too_common` or `same_as_email`.
+pub(crate) fn check_password(password: &str, email: &str) -> ApiResult<()> {
+    password_rule(password, email)
+        .map_err(|problem| ApiError::invalid("password", problem.reason(), problem.to_string()))
 }
 
 pub(crate) fn check_name(field: &str, name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid(
-            field,
-            "empty",
-            format!("{field} must not be empty"),
-        ));
-    }
-    if name.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            field,
-            "too_long",
-            format!("{field} must have at most 200 characters"),
-        ));
-    }
-    Ok(name.to_owned())
+    use vivacampo_core::text::{MAX_NAME_CHARS, NameError};
+    vivacampo_core::text::name(name)
+        .map(str::to_owned)
+        .map_err(|e| {
+            let message = match e {
+                NameError::Empty => format!("{field} must not be empty"),
+                NameError::TooLong => {
+                    format!("{field} must have at most {MAX_NAME_CHARS} characters")
+                }
+                NameError::ControlCharacter => {
+                    format!("{field} must not contain control characters")
+                }
+            };
+            ApiError::invalid(field, e.reason(), message)
+        })
 }
 
 fn current_tenant(tenant: &Tenant, role: vivacampo_core::tenancy::Role) -> CurrentTenantView {
@@ -158,10 +142,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// Creates an account with a personal workspace and signs it in.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 201, body = LoginView), (status = 400, body = crate::views::ErrorBody),
+    responses((status = 201, body = LoginView),
+              (status = 400, description = "VALIDATION_ERROR; for the password details.reason is too_short, too_long, \
+                too_common or same_as_email", body = crate::views::ErrorBody),
               (status = 403, description = "sign-up is disabled", body = crate::views::ErrorBody),
               (status = 409, description = "email already registered", body = crate::views::ErrorBody),
-              (status = 429, body = crate::views::ErrorBody)))]
+              (status = 429, description = "RATE_LIMITED: too many attempts from this address (Retry-After)", body = crate::views::ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the database cannot be reached (Retry-After)", body = crate::views::ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -172,9 +159,12 @@ pub async fn signup(
             "sign-up is disabled on this server; ask an administrator for an account".into(),
         ));
     }
+    state
+        .require(vivacampo_core::flags::Flag::Signup, None)
+        .await?;
     rate_limit(&state, ip)?;
     check_email(&body.email)?;
-    check_password(&body.password)?;
+    check_password(&body.password, &body.email)?;
     let name = check_name("name", &body.name)?;
     let workspace = match &body.workspace_name {
         Some(w) => check_name("workspace_name", w)?,
@@ -200,14 +190,25 @@ pub async fn signup(
 
 /// Signs in with email and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginView), (status = 401, body = crate::views::ErrorBody),
-              (status = 429, body = crate::views::ErrorBody)))]
+    responses((status = 200, body = LoginView),
+              (status = 401, description = "wrong email or password (the same answer for both)", body = crate::views::ErrorBody),
+              (status = 403, description = "the account belongs to no workspace", body = crate::views::ErrorBody),
+              (status = 429, description = "RATE_LIMITED: too many attempts from this address, or wrong passwords for this \
+                account (it waits 1 s, 2 s, 4 s, … up to 15 min after 5 in a row); Retry-After says how long", body = crate::views::ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the database cannot be reached (Retry-After)", body = crate::views::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginView>> {
     rate_limit(&state, ip)?;
+    // The account's backoff after wrong passwords, checked (and this attempt counted) before the
+    // password, so parallel guesses cannot outrun it.
+    if let Some(wait) = state.store().begin_login_attempt(&body.email).await? {
+        return Err(ApiError::RateLimited {
+            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        });
+    }
     let wrong = || ApiError::Unauthenticated("wrong email or password".into());
     let credentials = state.store().credentials(&body.email).await?;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
@@ -218,6 +219,7 @@ pub async fn login(
     })
     .await?;
     let credentials = credentials.filter(|_| valid).ok_or_else(wrong)?;
+    state.store().login_succeeded(&body.email).await?;
     let memberships = state.store().memberships(&credentials.identity.id).await?;
     let home = home_tenant(&memberships).ok_or_else(|| {
         ApiError::Forbidden("this account belongs to no workspace; ask an administrator".into())
@@ -276,10 +278,21 @@ mod tests {
         assert!(check_email("ana@localhost").is_err());
         assert!(check_email("@x.io").is_err());
         assert!(check_email("a b@x.io").is_err());
-        assert!(check_password("1234567").is_err());
-        assert!(check_password("12345678").is_ok());
+        let reason = |password: &str| match check_password(password, "ana@fazenda.com.br") {
+            Err(ApiError::Validation { details, .. }) => details["reason"].clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason("12345678"), "too_short");
+        assert_eq!(reason("password123"), "too_common");
+        assert_eq!(reason("ANA@fazenda.com.br"), "same_as_email");
+        assert!(check_password("segredo-forte", "ana@fazenda.com.br").is_ok());
         assert_eq!(check_name("name", "  Ana ").unwrap(), "Ana");
         assert!(check_name("name", "   ").is_err());
+        let padded = format!(" {} ", "a".repeat(199));
+        assert!(
+            check_name("name", &padded).is_err(),
+            "201 characters as sent"
+        );
     }
 
     #[test]

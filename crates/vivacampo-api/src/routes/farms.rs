@@ -9,7 +9,7 @@ use vivacampo_core::tenancy::Role;
 use vivacampo_store::PageRequest;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, IdPath};
+use crate::extract::{ApiQuery, Auth, IdPath, JsonBody};
 use crate::routes::auth::check_name;
 use crate::state::AppState;
 use crate::views::{ErrorBody, FarmView, PageView};
@@ -20,41 +20,54 @@ pub const DEFAULT_TIMEZONE: &str = "America/Sao_Paulo";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFarm {
+    #[schema(schema_with = crate::openapi::schemas::name)]
     pub name: String,
     /// IANA time zone, default America/Sao_Paulo.
+    #[schema(schema_with = crate::openapi::schemas::timezone_or_null)]
     pub timezone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFarm {
+    #[schema(schema_with = crate::openapi::schemas::name_or_null)]
     pub name: Option<String>,
+    /// IANA time zone.
+    #[schema(schema_with = crate::openapi::schemas::timezone_or_null)]
     pub timezone: Option<String>,
 }
 
 /// `?page=&page_size=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// From 1, default 1.
+    #[param(schema_with = crate::openapi::schemas::page)]
     pub page: Option<u32>,
     /// 1–200, default 50.
+    #[param(schema_with = crate::openapi::schemas::page_size)]
     pub page_size: Option<u32>,
 }
 
 pub(crate) fn page_request(page: Option<u32>, page_size: Option<u32>) -> ApiResult<PageRequest> {
-    PageRequest::new(page, page_size).map_err(|m| ApiError::invalid("page_size", "out_of_range", m))
+    PageRequest::new(page, page_size).map_err(|m| {
+        let field = if page == Some(0) { "page" } else { "page_size" };
+        ApiError::invalid(field, "out_of_range", m)
+    })
 }
 
-/// Accepts IANA names such as `America/Sao_Paulo`, `America/Argentina/Buenos_Aires` or `UTC`.
+/// Accepts the names of the IANA tz database, such as `America/Sao_Paulo`,
+/// `America/Argentina/Buenos_Aires` or `UTC`.
 fn check_timezone(tz: &str) -> ApiResult<String> {
     let tz = tz.trim();
-    let part_ok = |p: &str| {
-        !p.is_empty()
-            && p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-    };
-    if tz.len() <= 64 && tz.split('/').all(part_ok) {
+    if vivacampo_core::timezone::is_iana(tz) {
         Ok(tz.to_owned())
+    } else if vivacampo_core::text::has_control(tz) {
+        Err(ApiError::invalid(
+            "timezone",
+            "control_character",
+            "timezone must not contain control characters",
+        ))
     } else {
         Err(ApiError::invalid(
             "timezone",
@@ -64,14 +77,16 @@ fn check_timezone(tz: &str) -> ApiResult<String> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/farms", tag = "farms", security(("bearer" = [])), request_body = CreateFarm,
-    responses((status = 201, body = FarmView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/farms", tag = "farms", operation_id = "create_farm", security(("bearer" = [])), request_body = CreateFarm,
+    responses((status = 201, body = FarmView), (status = 400, body = ErrorBody),
+              (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<CreateFarm>,
+    body: JsonBody<CreateFarm>,
 ) -> ApiResult<(StatusCode, Json<FarmView>)> {
     let tenant = auth.tenant(Role::Operator)?;
+    let body = body.parse()?;
     let name = check_name("name", &body.name)?;
     let timezone = check_timezone(body.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE))?;
     let farm = state
@@ -81,8 +96,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(farm.into())))
 }
 
-#[utoipa::path(get, path = "/v1/farms", tag = "farms", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = PageView<FarmView>), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/farms", tag = "farms", operation_id = "list_farms", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = PageView<FarmView>), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -96,9 +111,10 @@ pub async fn list(
     Ok(Json(PageView::from_page(page, FarmView::from)))
 }
 
-#[utoipa::path(get, path = "/v1/farms/{id}", tag = "farms", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/farms/{id}", tag = "farms", operation_id = "get_farm", security(("bearer" = [])),
     params(("id" = String, Path, description = "farm id")),
-    responses((status = 200, body = FarmView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FarmView), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
@@ -113,16 +129,19 @@ pub async fn get(
     Ok(Json(farm.into()))
 }
 
-#[utoipa::path(patch, path = "/v1/farms/{id}", tag = "farms", security(("bearer" = [])), request_body = UpdateFarm,
+#[utoipa::path(patch, path = "/v1/farms/{id}", tag = "farms", operation_id = "update_farm", security(("bearer" = [])), request_body = UpdateFarm,
     params(("id" = String, Path, description = "farm id")),
-    responses((status = 200, body = FarmView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FarmView), (status = 400, body = ErrorBody),
+              (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    ApiJson(body): ApiJson<UpdateFarm>,
+    body: JsonBody<UpdateFarm>,
 ) -> ApiResult<Json<FarmView>> {
     let tenant = auth.tenant(Role::Operator)?;
+    let body = body.parse()?;
     let name = body
         .name
         .as_deref()
@@ -143,9 +162,11 @@ pub async fn update(
     Ok(Json(farm.into()))
 }
 
-#[utoipa::path(delete, path = "/v1/farms/{id}", tag = "farms", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/farms/{id}", tag = "farms", operation_id = "delete_farm", security(("bearer" = [])),
     params(("id" = String, Path, description = "farm id")),
-    responses((status = 204, description = "deleted with its fields"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "deleted with its fields"),
+              (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: Auth,
@@ -178,6 +199,8 @@ mod tests {
         assert!(check_timezone("America/Argentina/Buenos_Aires").is_ok());
         assert!(check_timezone("UTC").is_ok());
         assert!(check_timezone("Etc/GMT+3").is_ok());
+        assert!(check_timezone("Mars/Olympus").is_err());
+        assert!(check_timezone("America/Sao_Paulo\0").is_err());
         assert!(check_timezone("america/sao paulo").is_err());
         assert!(check_timezone("").is_err());
         assert!(check_timezone("../etc/passwd").is_err());

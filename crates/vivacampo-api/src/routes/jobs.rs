@@ -16,14 +16,20 @@ use crate::state::AppState;
 use crate::views::{ErrorBody, JobRunView, JobView, PageView};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobQuery {
+    /// Only the jobs of this field.
     pub aoi_id: Option<String>,
-    /// PENDING, RUNNING, SUCCEEDED, FAILED, DEAD, CANCELLED.
+    #[param(schema_with = crate::openapi::schemas::job_status)]
     pub status: Option<String>,
-    /// BACKFILL, PROCESS_WEEK, PROCESS_WEATHER, DELETE_AOI_ASSETS, RETENTION.
     #[serde(rename = "type")]
+    #[param(schema_with = crate::openapi::schemas::job_type)]
     pub job_type: Option<String>,
+    /// From 1, default 1.
+    #[param(schema_with = crate::openapi::schemas::page)]
     pub page: Option<u32>,
+    /// 1 to 200, default 50.
+    #[param(schema_with = crate::openapi::schemas::page_size)]
     pub page_size: Option<u32>,
 }
 
@@ -47,8 +53,8 @@ fn parse_type(value: Option<&str>) -> ApiResult<Option<JobType>> {
         .transpose()
 }
 
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])), params(JobQuery),
-    responses((status = 200, body = PageView<JobView>), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", operation_id = "list_jobs", security(("bearer" = [])), params(JobQuery),
+    responses((status = 200, body = PageView<JobView>), (status = 400, body = ErrorBody), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -67,9 +73,9 @@ pub async fn list(
     Ok(Json(PageView::from_page(page, JobView::from)))
 }
 
-#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", operation_id = "get_job", security(("bearer" = [])),
     params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = JobView), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
@@ -86,9 +92,9 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/jobs/{id}/runs", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/jobs/{id}/runs", tag = "jobs", operation_id = "job_runs", security(("bearer" = [])),
     params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = Vec<JobRunView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<JobRunView>), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn runs(
     State(state): State<AppState>,
     auth: Auth,
@@ -103,9 +109,9 @@ pub async fn runs(
     Ok(Json(runs.into_iter().map(JobRunView::from).collect()))
 }
 
-#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs", operation_id = "retry_job", security(("bearer" = [])),
     params(("id" = String, Path, description = "job id")),
-    responses((status = 202, body = JobView), (status = 404, body = ErrorBody),
+    responses((status = 202, body = JobView), (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "not FAILED, DEAD or CANCELLED", body = ErrorBody)))]
 pub async fn retry(
     State(state): State<AppState>,
@@ -121,9 +127,9 @@ pub async fn retry(
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }
 
-#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", operation_id = "cancel_job", security(("bearer" = [])),
     params(("id" = String, Path, description = "job id")),
-    responses((status = 202, body = JobView), (status = 404, body = ErrorBody),
+    responses((status = 202, body = JobView), (status = 403, description = "FORBIDDEN (role below OPERATOR, suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "already finished", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,

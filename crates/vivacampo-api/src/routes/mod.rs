@@ -4,8 +4,13 @@
 pub mod admin;
 pub mod aois;
 pub mod auth;
+pub mod boundaries;
 pub mod farms;
+pub mod flags;
 pub mod jobs;
 pub mod ops;
+pub mod signals;
+pub mod weather;
 pub mod web;
+pub mod webhooks;
 pub mod weeks;

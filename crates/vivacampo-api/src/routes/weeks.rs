@@ -14,24 +14,64 @@ use crate::extract::{ApiQuery, Auth, IdPath, WeekPath};
 use crate::routes::farms::not_found;
 use crate::state::AppState;
 use crate::views::{ErrorBody, rfc3339};
+use vivacampo_raster::radar::is_radar_index;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Index name, default ndvi.
+    #[param(schema_with = crate::openapi::schemas::index)]
     pub index: Option<String>,
     /// First date (YYYY-MM-DD): its ISO week is the first point.
+    #[param(schema_with = crate::openapi::schemas::date)]
     pub from: Option<String>,
     /// Last date (YYYY-MM-DD).
+    #[param(schema_with = crate::openapi::schemas::date)]
     pub to: Option<String>,
+    /// `previous_season`: also the same weeks one year earlier, aligned to this series' weeks.
+    #[param(schema_with = crate::openapi::schemas::compare)]
+    pub compare: Option<String>,
+}
+
+/// The previous season's value at one week of the series: the same ISO week one year earlier
+/// (week 53 falls back to week 52 of a year without one).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComparePoint {
+    /// The week of this series it is aligned to.
+    pub year: i32,
+    #[schema(minimum = 1, maximum = 53)]
+    pub week: u8,
+    /// The earlier week the values come from.
+    pub previous_year: i32,
+    #[schema(minimum = 1, maximum = 53)]
+    pub previous_week: u8,
+    #[schema(format = Date)]
+    pub previous_week_start: String,
+    /// OK, NO_DATA or CLOUDY; null when that week was never processed. Values are null unless OK.
+    pub status: Option<String>,
+    pub mean: Option<f64>,
+    pub p10: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+/// The same ISO week one year earlier (week 53 → 52 when that year has none).
+pub fn previous_season_week(week: IsoWeek) -> IsoWeek {
+    IsoWeek::new(week.year - 1, week.week)
+        .or_else(|| IsoWeek::new(week.year - 1, 52))
+        .unwrap_or(week)
 }
 
 /// One week of an index's time series.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WeekPoint {
     pub year: i32,
+    #[schema(minimum = 1, maximum = 53)]
     pub week: u8,
+    #[schema(format = Date)]
     pub week_start: String,
     /// OK, NO_DATA or CLOUDY; statistics are null unless OK.
+    #[schema(schema_with = crate::openapi::schemas::week_status)]
     pub status: String,
     pub scene_datetime: Option<String>,
     pub valid_pixel_ratio: Option<f64>,
@@ -52,13 +92,20 @@ pub struct History {
     pub index: String,
     /// Oldest first.
     pub points: Vec<WeekPoint>,
+    /// With `compare=previous_season`: one item per point, in the same order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_season: Option<Vec<ComparePoint>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WeekItem {
     pub year: i32,
+    #[schema(minimum = 1, maximum = 53)]
     pub week: u8,
+    #[schema(format = Date)]
     pub week_start: String,
+    /// OK, NO_DATA or CLOUDY.
+    #[schema(schema_with = crate::openapi::schemas::week_status)]
     pub status: String,
     pub scene_datetime: Option<String>,
     pub cloud_fraction: Option<f64>,
@@ -69,6 +116,24 @@ pub struct WeekItem {
     #[schema(value_type = Vec<Object>)]
     pub scenes: serde_json::Value,
     /// Whether the field-week COG can be downloaded.
+    pub has_raster: bool,
+    /// The week's Sentinel-1 radar, once processed (null before, or with `radar_source = off`).
+    pub radar: Option<RadarPart>,
+}
+
+/// A week's radar: OK with a scene of the field's orbit direction, else NO_DATA.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RadarPart {
+    #[schema(schema_with = crate::openapi::schemas::radar_status)]
+    pub status: String,
+    pub scene_datetime: Option<String>,
+    /// `ascending` or `descending`.
+    pub orbit: Option<String>,
+    pub valid_pixel_ratio: Option<f64>,
+    /// The scenes used: `[{id, datetime, orbit, relative_orbit}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub scenes: serde_json::Value,
+    /// Whether `radar.tif` can be downloaded.
     pub has_raster: bool,
 }
 
@@ -93,15 +158,16 @@ fn week_of_date(field: &str, value: &str) -> ApiResult<IsoWeek> {
     })
 }
 
-/// The index named in a request, checked against the catalogue.
+/// The index named in a request, checked against the catalogue (optical and radar).
 pub fn index_name(value: Option<&str>) -> ApiResult<String> {
     let name = value.unwrap_or("ndvi").trim().to_ascii_lowercase();
-    if vivacampo_raster::index::info(&name).is_some() {
+    if vivacampo_raster::index::info(&name).is_some() || is_radar_index(&name) {
         Ok(name)
     } else {
         let known: Vec<&str> = vivacampo_raster::index::catalogue()
             .iter()
             .map(|i| i.name)
+            .chain(vivacampo_raster::radar::INDICES)
             .collect();
         Err(ApiError::invalid(
             "index",
@@ -111,9 +177,9 @@ pub fn index_name(value: Option<&str>) -> ApiResult<String> {
     }
 }
 
-#[utoipa::path(get, path = "/v1/aois/{id}/history", tag = "fields", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/aois/{id}/history", tag = "fields", operation_id = "aoi_history", security(("bearer" = [])),
     params(("id" = String, Path, description = "field id"), HistoryQuery),
-    responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn history(
     State(state): State<AppState>,
     auth: Auth,
@@ -128,15 +194,63 @@ pub async fn history(
         .map(|d| week_of_date("from", d))
         .transpose()?;
     let to = q.to.as_deref().map(|d| week_of_date("to", d)).transpose()?;
+    let compare = match q.compare.as_deref() {
+        None => false,
+        Some("previous_season") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "compare",
+                "invalid",
+                "compare must be previous_season",
+            ));
+        }
+    };
     state
         .store()
         .aoi(tenant, &id)
         .await
         .map_err(|e| not_found(e, "field"))?;
-    let points = state
-        .store()
-        .aoi_history(tenant, &id, &index, from, to)
-        .await?;
+    // Radar indices come from the radar weeks: a CLOUDY optical week can be OK for radar.
+    let radar = is_radar_index(&index);
+    let store = state.store();
+    let history = |from, to| {
+        let (id, index) = (&id, &index);
+        async move {
+            if radar {
+                store.radar_history(tenant, id, index, from, to).await
+            } else {
+                store.aoi_history(tenant, id, index, from, to).await
+            }
+        }
+    };
+    let points = history(from, to).await?;
+    let previous_season = if compare {
+        let earlier = history(from.map(previous_season_week), to.map(previous_season_week)).await?;
+        Some(
+            points
+                .iter()
+                .map(|p| {
+                    let before = previous_season_week(p.week);
+                    let found = earlier.iter().find(|e| e.week == before);
+                    let s = found.and_then(|e| e.stats.as_ref());
+                    ComparePoint {
+                        year: p.week.year,
+                        week: p.week.week,
+                        previous_year: before.year,
+                        previous_week: before.week,
+                        previous_week_start: before.start().to_string(),
+                        status: found.map(|e| e.status.clone()),
+                        mean: s.and_then(|s| s.mean),
+                        p10: s.and_then(|s| s.p10),
+                        p50: s.and_then(|s| s.p50),
+                        p90: s.and_then(|s| s.p90),
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let points = points
         .into_iter()
         .map(|p| {
@@ -164,12 +278,13 @@ pub async fn history(
         aoi_id: id,
         index,
         points,
+        previous_season,
     }))
 }
 
-#[utoipa::path(get, path = "/v1/aois/{id}/weeks", tag = "fields", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/aois/{id}/weeks", tag = "fields", operation_id = "aoi_weeks", security(("bearer" = [])),
     params(("id" = String, Path, description = "field id")),
-    responses((status = 200, body = Weeks), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Weeks), (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn weeks(
     State(state): State<AppState>,
     auth: Auth,
@@ -181,12 +296,32 @@ pub async fn weeks(
         .aoi(tenant, &id)
         .await
         .map_err(|e| not_found(e, "field"))?;
+    let mut radar: std::collections::HashMap<IsoWeek, RadarPart> = state
+        .store()
+        .radar_week_records(tenant, &id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                r.week,
+                RadarPart {
+                    status: r.status,
+                    scene_datetime: r.scene_datetime.map(rfc3339),
+                    orbit: r.orbit,
+                    valid_pixel_ratio: r.valid_pixel_ratio,
+                    scenes: r.scenes,
+                    has_raster: r.raster_key.is_some(),
+                },
+            )
+        })
+        .collect();
     let items = state
         .store()
         .aoi_week_records(tenant, &id)
         .await?
         .into_iter()
         .map(|w| WeekItem {
+            radar: radar.remove(&w.week),
             year: w.week.year,
             week: w.week.week,
             week_start: w.week.start().to_string(),
@@ -212,18 +347,23 @@ fn safe_key(key: &str) -> Option<&str> {
     ok.then_some(key)
 }
 
-#[utoipa::path(get, path = "/v1/aois/{id}/weeks/{year}/{week}/raster.tif", tag = "fields", security(("bearer" = [])),
-    params(("id" = String, Path, description = "field id"), ("year" = i32, Path, description = "ISO week-numbering year"),
-           ("week" = u8, Path, description = "ISO week, 1–53 (53 only in years that have it)")),
+#[utoipa::path(get, path = "/v1/aois/{id}/weeks/{year}/{week}/raster.tif", tag = "fields", operation_id = "aoi_week_raster", security(("bearer" = [])),
+    params(("id" = String, Path, description = "field id"),
+           ("year" = i32, Path, description = "ISO week-numbering year", minimum = 1, maximum = 9999),
+           ("week" = u8, Path, description = "ISO week, 1–53 (53 only in years that have it)", minimum = 1, maximum = 53)),
     responses((status = 200, description = "the field-week COG", content_type = "image/tiff"),
               (status = 400, description = "year or week not a number, or a week the year does not have", body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+              (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 503, description = "the raster store or the database is unavailable (Retry-After)", body = ErrorBody)))]
 pub async fn raster(
     State(state): State<AppState>,
     auth: Auth,
     WeekPath { id, week: wanted }: WeekPath,
 ) -> ApiResult<Response> {
     let tenant = auth.tenant(Role::Viewer)?;
+    state
+        .require(vivacampo_core::flags::Flag::RasterDownload, Some(tenant))
+        .await?;
     let record = state
         .store()
         .aoi_week_records(tenant, &id)
@@ -236,6 +376,48 @@ pub async fn raster(
         .as_deref()
         .and_then(safe_key)
         .ok_or_else(|| ApiError::not_found("raster"))?;
+    let filename = format!("vivacampo-{id}-{}-W{:02}.tif", wanted.year, wanted.week);
+    download(&state, key, &filename).await
+}
+
+#[utoipa::path(get, path = "/v1/aois/{id}/weeks/{year}/{week}/radar.tif", tag = "fields", operation_id = "aoi_week_radar", security(("bearer" = [])),
+    params(("id" = String, Path, description = "field id"),
+           ("year" = i32, Path, description = "ISO week-numbering year", minimum = 1, maximum = 9999),
+           ("week" = u8, Path, description = "ISO week, 1–53 (53 only in years that have it)", minimum = 1, maximum = 53)),
+    responses((status = 200, description = "the field-week radar COG: bands VV and VH (gamma0, linear power, float32) and mask", content_type = "image/tiff"),
+              (status = 400, description = "year or week not a number, or a week the year does not have", body = ErrorBody),
+              (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 503, description = "the raster store or the database is unavailable (Retry-After)", body = ErrorBody)))]
+pub async fn radar_raster(
+    State(state): State<AppState>,
+    auth: Auth,
+    WeekPath { id, week: wanted }: WeekPath,
+) -> ApiResult<Response> {
+    let tenant = auth.tenant(Role::Viewer)?;
+    state
+        .require(vivacampo_core::flags::Flag::RasterDownload, Some(tenant))
+        .await?;
+    let record = state
+        .store()
+        .radar_week_records(tenant, &id)
+        .await?
+        .into_iter()
+        .find(|w| w.week == wanted)
+        .ok_or_else(|| ApiError::not_found("week"))?;
+    let key = record
+        .raster_key
+        .as_deref()
+        .and_then(safe_key)
+        .ok_or_else(|| ApiError::not_found("raster"))?;
+    let filename = format!(
+        "vivacampo-{id}-{}-W{:02}-radar.tif",
+        wanted.year, wanted.week
+    );
+    download(&state, key, &filename).await
+}
+
+/// A stored COG as a GeoTIFF attachment.
+async fn download(state: &AppState, key: &str, filename: &str) -> ApiResult<Response> {
     let bytes = match state.rasters().get(key).await {
         Ok(bytes) => bytes,
         Err(vivacampo_imagery::Error::NotFound { .. }) => {
@@ -248,7 +430,6 @@ pub async fn raster(
             ));
         }
     };
-    let filename = format!("vivacampo-{id}-{}-W{:02}.tif", wanted.year, wanted.week);
     Ok((
         [
             (
@@ -282,5 +463,6 @@ mod tests {
         assert_eq!(index_name(None).unwrap(), "ndvi");
         assert_eq!(index_name(Some("NDRE")).unwrap(), "ndre");
         assert!(index_name(Some("ndxx")).is_err());
+        assert_eq!(index_name(Some("RVI")).unwrap(), "rvi");
     }
 }

@@ -21,10 +21,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use vivacampo_core::flags::Flag;
+use vivacampo_core::metrics::Registry;
 use vivacampo_core::tenancy::Role;
 use vivacampo_core::weeks::IsoWeek;
-use vivacampo_imagery::store::{RasterVersion, field_week_key};
-use vivacampo_store::field_weeks::WeekRecord;
+use vivacampo_imagery::store::{RasterVersion, field_week_key, radar_week_key};
+use vivacampo_raster::radar::is_radar_index;
 
 use crate::credentials::hex;
 use crate::error::{ApiError, ApiResult};
@@ -52,20 +54,30 @@ const EXPIRY_STEP: i64 = 3600;
 const ATTRIBUTION: &str = "Contains modified Copernicus Sentinel data";
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TileJsonQuery {
     /// Index name, default ndvi.
+    #[param(schema_with = crate::openapi::schemas::index)]
     pub index: Option<String>,
     /// ISO year of the week; with `week`. Without both, the latest OK week.
+    #[param(schema_with = crate::openapi::schemas::year)]
     pub year: Option<i32>,
-    /// ISO week number; with `year`.
+    /// ISO week number (1 to 53, 53 only in years that have it); with `year`.
+    #[param(schema_with = crate::openapi::schemas::week)]
     pub week: Option<u8>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TileQuery {
     /// Index name, default ndvi.
+    #[param(schema_with = crate::openapi::schemas::index)]
     pub index: Option<String>,
+    /// As signed in the TileJSON.
+    #[param(schema_with = crate::openapi::schemas::year)]
     pub year: Option<i32>,
+    /// As signed in the TileJSON.
+    #[param(schema_with = crate::openapi::schemas::week)]
     pub week: Option<u8>,
     /// Tenant the URL was signed for.
     pub tenant: Option<String>,
@@ -93,13 +105,27 @@ pub struct TileJson {
     pub maxzoom: u8,
     pub attribution: String,
     pub index: String,
+    /// `optical` (Sentinel-2 field-week COG) or `radar` (Sentinel-1 radar COG).
+    #[schema(schema_with = crate::openapi::schemas::sensor)]
+    pub sensor: &'static str,
     /// The week shown (`null` year/week: the latest OK week, resolved per tile request).
     pub year: Option<i32>,
+    #[schema(minimum = 1, maximum = 53)]
     pub week: Option<u8>,
     /// When the signature in `tiles` expires (RFC 3339).
+    #[schema(format = DateTime)]
     pub expires_at: String,
-    #[schema(value_type = Object)]
-    pub legend: serde_json::Value,
+    /// The index's colours from low to high values.
+    pub legend: Vec<LegendStop>,
+}
+
+/// One colour of an index's legend.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LegendStop {
+    pub value: f64,
+    /// `#rrggbb`.
+    #[schema(pattern = "^#[0-9a-f]{6}$")]
+    pub color: String,
 }
 
 fn week_param(year: Option<i32>, week: Option<u8>) -> ApiResult<Option<IsoWeek>> {
@@ -116,22 +142,89 @@ fn week_param(year: Option<i32>, week: Option<u8>) -> ApiResult<Option<IsoWeek>>
     }
 }
 
+/// One processed week of a field as the tiler sees it: optical (`aoi_weeks`) or radar
+/// (`aoi_radar_weeks`), newest first.
+struct WeekRaster {
+    week: IsoWeek,
+    ok: bool,
+    key: Option<String>,
+}
+
+/// The storage key of a field-week raster: the optical COG, or the radar COG of a radar index.
+fn week_key(radar: bool, tenant: Uuid, aoi: Uuid, year: i32, week: u8, v: RasterVersion) -> String {
+    if radar {
+        radar_week_key(tenant, aoi, year, week, v)
+    } else {
+        field_week_key(tenant, aoi, year, week, v)
+    }
+}
+
+/// The processed weeks the tiles of `index` come from: the radar weeks for a radar index.
+async fn week_rasters(
+    state: &AppState,
+    tenant: &str,
+    aoi: &str,
+    index: &str,
+) -> ApiResult<Vec<WeekRaster>> {
+    Ok(if is_radar_index(index) {
+        state
+            .store()
+            .radar_week_records(tenant, aoi)
+            .await?
+            .into_iter()
+            .map(|r| WeekRaster {
+                week: r.week,
+                ok: r.status == "OK",
+                key: r.raster_key,
+            })
+            .collect()
+    } else {
+        state
+            .store()
+            .aoi_week_records(tenant, aoi)
+            .await?
+            .into_iter()
+            .map(|r| WeekRaster {
+                week: r.week,
+                ok: r.status == "OK",
+                key: r.raster_key,
+            })
+            .collect()
+    })
+}
+
 /// Version of a week's raster, named by its key (each processing writes a new one). `None` when
 /// the week has no raster in the store's key layout.
-fn raster_version(tenant: &str, aoi: &str, record: &WeekRecord) -> Option<String> {
-    let key = record.raster_key.as_deref()?;
+fn raster_version(tenant: &str, aoi: &str, radar: bool, record: &WeekRaster) -> Option<String> {
+    let key = record.key.as_deref()?;
     let version = RasterVersion::of_key(key)?;
     let (t, a) = (Uuid::parse_str(tenant).ok()?, Uuid::parse_str(aoi).ok()?);
-    let expected = field_week_key(t, a, record.week.year, record.week.week, version);
+    let expected = week_key(radar, t, a, record.week.year, record.week.week, version);
     (expected == key).then(|| version.to_string())
 }
 
 /// The newest OK week with a raster.
-fn latest_week(tenant: &str, aoi: &str, records: &[WeekRecord]) -> Option<tiler::LatestWeek> {
+fn latest_week(
+    tenant: &str,
+    aoi: &str,
+    radar: bool,
+    records: &[WeekRaster],
+) -> Option<tiler::LatestWeek> {
     records
         .iter()
-        .filter(|r| r.status == "OK")
-        .find_map(|r| raster_version(tenant, aoi, r).map(|v| (r.week.year, r.week.week, v)))
+        .filter(|r| r.ok)
+        .find_map(|r| raster_version(tenant, aoi, radar, r).map(|v| (r.week.year, r.week.week, v)))
+}
+
+/// Counts tile requests shed; with 0, makes the counter exist from the start (alert rules
+/// and dashboards need it before the first shed).
+pub fn count_shed(metrics: &Registry, by: f64) {
+    metrics.inc(
+        "vivacampo_tile_shed_total",
+        "Tile requests refused with 503 because every render slot was busy.",
+        &[],
+        by,
+    );
 }
 
 fn now_unix() -> i64 {
@@ -147,7 +240,8 @@ fn fitting_zoom(bbox: [f64; 4]) -> u8 {
     zoom.clamp(f64::from(MIN_ZOOM), f64::from(MAX_ZOOM - 1)) as u8
 }
 
-/// Scheme and host the client used, for absolute tile URLs (map clients need them).
+/// Scheme and host the client used, for absolute tile URLs (map clients need them) when the
+/// `public_url` setting does not name them.
 fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
@@ -163,7 +257,9 @@ fn base_url(headers: &HeaderMap) -> String {
 
 #[utoipa::path(get, path = "/v1/tiles/aois/{id}/tilejson.json", tag = "tiles", security(("bearer" = [])),
     params(("id" = String, Path, description = "field id"), TileJsonQuery),
-    responses((status = 200, body = TileJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TileJson), (status = 400, body = ErrorBody),
+              (status = 403, description = "FORBIDDEN (suspended workspace)", body = ErrorBody),
+              (status = 404, description = "no such field, or no processed week", body = ErrorBody)))]
 pub async fn tilejson(
     State(state): State<AppState>,
     auth: Auth,
@@ -172,28 +268,33 @@ pub async fn tilejson(
     ApiQuery(q): ApiQuery<TileJsonQuery>,
 ) -> ApiResult<Json<TileJson>> {
     let tenant = auth.tenant(Role::Viewer)?;
-    let index = index_name(q.index.as_deref())?;
+    state.require(Flag::Tiles, Some(tenant)).await?;
+    let index = tile_index(q.index.as_deref())?;
     let wanted = week_param(q.year, q.week)?;
     let aoi = state
         .store()
         .aoi(tenant, &id)
         .await
         .map_err(|e| not_found(e, "field"))?;
-    let records = state.store().aoi_week_records(tenant, &id).await?;
+    let radar = is_radar_index(&index);
+    let records = week_rasters(&state, tenant, &id, &index).await?;
     let (week, version, shown) = match wanted {
         Some(w) => {
             let version = records
                 .iter()
-                .find(|r| r.week == w && r.status == "OK")
-                .and_then(|r| raster_version(tenant, &id, r))
+                .find(|r| r.week == w && r.ok)
+                .and_then(|r| raster_version(tenant, &id, radar, r))
                 .ok_or_else(|| {
-                    ApiError::NotFound(format!("no processed raster for {}-W{:02}", w.year, w.week))
+                    let what = if radar { "radar raster" } else { "raster" };
+                    ApiError::NotFound(format!("no processed {what} for {}-W{:02}", w.year, w.week))
                 })?;
             (Some((w.year, w.week)), version, w)
         }
         None => {
-            let (y, w, _) = latest_week(tenant, &id, &records)
-                .ok_or_else(|| ApiError::NotFound("this field has no processed week yet".into()))?;
+            let (y, w, _) = latest_week(tenant, &id, radar, &records).ok_or_else(|| {
+                let what = if radar { "radar week" } else { "week" };
+                ApiError::NotFound(format!("this field has no processed {what} yet"))
+            })?;
             let shown = IsoWeek::new(y, w).ok_or_else(|| ApiError::Internal("bad week".into()))?;
             (None, String::new(), shown)
         }
@@ -216,6 +317,7 @@ pub async fn tilejson(
     }
     query.push_str(&format!("&tenant={tenant}&exp={expires}&sig={sig}"));
     let info = vivacampo_raster::index::info(&index)
+        .or_else(|| vivacampo_raster::radar::info(&index))
         .ok_or_else(|| ApiError::Internal("catalogue lost an index".into()))?;
     let bbox = aoi.bbox;
     Ok(Json(TileJson {
@@ -224,7 +326,11 @@ pub async fn tilejson(
         scheme: "xyz",
         tiles: vec![format!(
             "{}/v1/tiles/aois/{id}/{{z}}/{{x}}/{{y}}.png?{query}",
-            base_url(&headers)
+            state
+                .config()
+                .public_url
+                .clone()
+                .unwrap_or_else(|| base_url(&headers))
         )],
         bounds: bbox,
         center: [
@@ -235,12 +341,18 @@ pub async fn tilejson(
         minzoom: MIN_ZOOM,
         maxzoom: MAX_ZOOM,
         attribution: format!("{ATTRIBUTION} {}", shown.start().year()),
+        sensor: if radar { "radar" } else { "optical" },
         index,
         year: week.map(|(y, _)| y),
         week: week.map(|(_, w)| w),
         expires_at: crate::views::rfc3339(expires * 1000),
-        legend: serde_json::to_value(&info.legend).unwrap_or_default(),
+        legend: legend(&info),
     }))
+}
+
+/// The index of a tile request: an optical index, or a radar one (drawn from the radar COG).
+fn tile_index(value: Option<&str>) -> ApiResult<String> {
+    index_name(value)
 }
 
 fn parse_tile(z: &str, x: &str, y: &str) -> ApiResult<(u8, u32, u32)> {
@@ -306,7 +418,8 @@ fn tile_response(
 }
 
 #[utoipa::path(get, path = "/v1/tiles/aois/{id}/{z}/{x}/{y}.png", tag = "tiles",
-    params(("id" = String, Path, description = "field id"), ("z" = u8, Path), ("x" = u32, Path), ("y" = u32, Path), TileQuery),
+    params(("id" = String, Path, description = "field id"), ("z" = u8, Path, description = "zoom, 10 to 18", minimum = 10, maximum = 18),
+           ("x" = u32, Path, description = "column, 0 to 2^z - 1"), ("y" = u32, Path, description = "row, 0 to 2^z - 1"), TileQuery),
     responses(
         (status = 200, description = "256×256 RGBA PNG, transparent outside the field and where masked", content_type = "image/png"),
         (status = 204, description = "the tile holds nothing of the field"),
@@ -329,7 +442,7 @@ pub async fn tile(
         )
     })?;
     let (z, x, y) = parse_tile(&z, &x, &y)?;
-    let index = index_name(q.index.as_deref())?;
+    let index = tile_index(q.index.as_deref())?;
     let week = week_param(q.year, q.week)?;
     let unsigned = || {
         ApiError::Unauthenticated("tile URLs must be signed; take them from the TileJSON".into())
@@ -359,20 +472,24 @@ pub async fn tile(
             return Err(ApiError::Unauthenticated("invalid tile signature".into()));
         }
     }
+    state.require(Flag::Tiles, Some(tenant)).await?;
     // Signed: the ids are ours, but check them before they go near a storage key.
     let (tenant_id, aoi_id) = match (Uuid::parse_str(tenant), Uuid::parse_str(&id)) {
         (Ok(t), Ok(a)) => (t, a),
         _ => return Err(ApiError::not_found("field")),
     };
+    let radar = is_radar_index(&index);
     let (year, week_no, version, cache_control) = match week {
         Some(w) => (w.year, w.week, version.to_owned(), IMMUTABLE),
         None => {
-            let latest = match tiler.latest(tenant, &id) {
+            // Radar and optical weeks are remembered apart: their latest weeks differ.
+            let sensor = if radar { "radar" } else { "optical" };
+            let latest = match tiler.latest(tenant, &id, sensor) {
                 Some(latest) => latest,
                 None => {
-                    let records = state.store().aoi_week_records(tenant, &id).await?;
-                    let latest = latest_week(tenant, &id, &records);
-                    tiler.remember_latest(tenant, &id, latest.clone());
+                    let records = week_rasters(&state, tenant, &id, &index).await?;
+                    let latest = latest_week(tenant, &id, radar, &records);
+                    tiler.remember_latest(tenant, &id, sensor, latest.clone());
                     latest
                 }
             };
@@ -401,7 +518,7 @@ pub async fn tile(
         };
         return Ok(tile_response(status, &etag, cache_control, png));
     }
-    let key = field_week_key(tenant_id, aoi_id, year, week_no, raster_version);
+    let key = week_key(radar, tenant_id, aoi_id, year, week_no, raster_version);
     let cog_id: Arc<str> = key.as_str().into();
     if tiler.misses_cached_cog(&cog_id, (z, x, y)) {
         return Ok(tile_response(
@@ -412,12 +529,7 @@ pub async fn tile(
         ));
     }
     let Some(permit) = tiler.admit().await else {
-        metrics.inc(
-            "vivacampo_tile_shed_total",
-            "Tile requests refused with 503 because every render slot was busy.",
-            &[],
-            1.0,
-        );
+        count_shed(metrics, 1.0);
         return Err(ApiError::Unavailable(
             "the tile renderer is busy; retry shortly".into(),
         ));
@@ -463,8 +575,36 @@ pub async fn tile(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Indices {
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<vivacampo_raster::index::IndexInfo>,
+    pub items: Vec<IndexEntry>,
+}
+
+/// One index of the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexEntry {
+    #[schema(schema_with = crate::openapi::schemas::index)]
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub formula: &'static str,
+    /// `optical` (Sentinel-2) or `radar` (Sentinel-1).
+    #[schema(schema_with = crate::openapi::schemas::sensor)]
+    pub sensor: &'static str,
+    /// Band names the formula reads: Sentinel-2's, or the radar COG's `VV` and `VH`.
+    pub bands: Vec<&'static str>,
+    /// `[lo, hi]` the colormap spans.
+    pub range: [f64; 2],
+    pub colormap: &'static str,
+    pub legend: Vec<LegendStop>,
+}
+
+fn legend(info: &vivacampo_raster::index::IndexInfo) -> Vec<LegendStop> {
+    info.legend
+        .iter()
+        .map(|s| LegendStop {
+            value: s.value,
+            color: s.color.clone(),
+        })
+        .collect()
 }
 
 #[utoipa::path(get, path = "/v1/indices", tag = "tiles",
@@ -473,7 +613,27 @@ pub async fn indices() -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=3600")],
         Json(Indices {
-            items: vivacampo_raster::index::catalogue(),
+            items: vivacampo_raster::index::catalogue()
+                .into_iter()
+                .map(|i| ("optical", i))
+                .chain(
+                    vivacampo_raster::radar::INDICES
+                        .iter()
+                        .filter_map(|n| vivacampo_raster::radar::info(n))
+                        .map(|i| ("radar", i)),
+                )
+                .map(|(sensor, i)| IndexEntry {
+                    legend: legend(&i),
+                    sensor,
+                    name: i.name,
+                    title: i.title,
+                    description: i.description,
+                    formula: i.formula,
+                    bands: i.bands,
+                    range: i.range,
+                    colormap: i.colormap,
+                })
+                .collect(),
         }),
     )
         .into_response()

@@ -86,8 +86,8 @@ pub type LatestWeek = (i32, u8, String);
 /// pixel-interleaved COG, which holds every band.
 type BlockKey = (Arc<str>, usize, Option<usize>, u32, u32);
 
-/// (tenant, field) → when it was looked up and its latest week.
-type LatestWeeks = HashMap<(String, String), (Instant, Option<LatestWeek>)>;
+/// (tenant, field, sensor) → when it was looked up and its latest week.
+type LatestWeeks = HashMap<(String, String, &'static str), (Instant, Option<LatestWeek>)>;
 
 /// A window read from cached blocks: where it is, its pixels, and which file bands (0-based)
 /// they are when not every band.
@@ -215,20 +215,34 @@ impl Tiler {
         permit.ok().and_then(Result::ok)
     }
 
-    /// The remembered latest week of a field, if still fresh.
-    pub fn latest(&self, tenant: &str, aoi: &str) -> Option<Option<LatestWeek>> {
+    /// The remembered latest week of a field for a sensor (`optical`, `radar`), if still fresh.
+    pub fn latest(
+        &self,
+        tenant: &str,
+        aoi: &str,
+        sensor: &'static str,
+    ) -> Option<Option<LatestWeek>> {
         let map = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&(tenant.to_owned(), aoi.to_owned()))
+        map.get(&(tenant.to_owned(), aoi.to_owned(), sensor))
             .filter(|(at, _)| at.elapsed() < LATEST_TTL)
             .map(|(_, w)| w.clone())
     }
 
-    pub fn remember_latest(&self, tenant: &str, aoi: &str, week: Option<LatestWeek>) {
+    pub fn remember_latest(
+        &self,
+        tenant: &str,
+        aoi: &str,
+        sensor: &'static str,
+        week: Option<LatestWeek>,
+    ) {
         let mut map = self.latest.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, (at, _)| at.elapsed() < LATEST_TTL);
         }
-        map.insert((tenant.to_owned(), aoi.to_owned()), (Instant::now(), week));
+        map.insert(
+            (tenant.to_owned(), aoi.to_owned(), sensor),
+            (Instant::now(), week),
+        );
     }
 
     /// Renders one tile of the COG at `key` (blocking: call from `spawn_blocking`). `cog_id`
