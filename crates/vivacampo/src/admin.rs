@@ -15,11 +15,13 @@ use crate::roles::open_store;
 pub enum AdminCommand {
     /// Create a user and make them a member of a tenant (created if no tenant has that name).
     CreateUser {
+        /// The user's sign-in email.
         #[arg(long)]
         email: String,
         /// At least 8 characters.
         #[arg(long)]
         password: String,
+        /// The user's display name.
         #[arg(long)]
         name: String,
         /// Tenant id or exact name.
@@ -34,20 +36,25 @@ pub enum AdminCommand {
     },
     /// Create a tenant (workspace).
     CreateTenant {
+        /// The tenant's name.
         #[arg(long)]
         name: String,
         /// COMPANY or PERSONAL.
         #[arg(long = "type", default_value = "COMPANY")]
         kind: String,
+        /// Plan name, shown in the tenant list.
         #[arg(long)]
         plan: Option<String>,
+        /// Quota: most fields [default: 500 for COMPANY, 25 for PERSONAL].
         #[arg(long)]
         max_fields: Option<i64>,
+        /// Quota: most hectares of fields [default: 200000 for COMPANY, 10000 for PERSONAL].
         #[arg(long)]
         max_hectares: Option<f64>,
     },
     /// Add an existing user to a tenant.
     AddMember {
+        /// The user's sign-in email.
         #[arg(long)]
         email: String,
         /// Tenant id or exact name.
@@ -63,7 +70,7 @@ pub enum AdminCommand {
     RetryDead,
 }
 
-async fn find_tenant(store: &Store, reference: &str) -> anyhow::Result<Option<Tenant>> {
+pub(crate) async fn find_tenant(store: &Store, reference: &str) -> anyhow::Result<Option<Tenant>> {
     if uuid::Uuid::parse_str(reference).is_ok() {
         match store.tenant(reference).await {
             Ok(t) => return Ok(Some(t)),
@@ -102,8 +109,8 @@ async fn run_with(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
             system_admin,
         } => {
             let role = parse_role(&role)?;
-            if password.chars().count() < 8 {
-                bail!("--password must have at least 8 characters");
+            if let Err(problem) = vivacampo_core::credentials::check_password(&password, &email) {
+                bail!("--password: {problem}");
             }
             let tenant = match find_tenant(store, &tenant).await? {
                 Some(t) => t,

@@ -1,10 +1,11 @@
-//! `vivacampo demo`: a ready-to-try account with a farm and three fields in Goiás, then `serve`.
+//! `vivacampo demo`: a ready-to-try account with a farm and four fields in Goiás (one of them in trouble), then `serve`.
 
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
 use vivacampo_core::geometry::FieldGeometry;
+use vivacampo_core::weeks::IsoWeek;
 use vivacampo_imagery::demo::{self, DemoOptions};
 use vivacampo_store::Store;
 use vivacampo_store::accounts::NewIdentity;
@@ -49,18 +50,28 @@ fn rectangle([x0, y0, x1, y1]: [f64; 4]) -> serde_json::Value {
 }
 
 /// The demo fields on a farm near Rio Verde, Goiás, where the offline imagery grows their crops:
-/// a soybean pivot, a maize field and a pasture.
+/// a soybean pivot and a maize field, healthy on any date, a pasture that has been degrading for
+/// two seasons, and the problem field: a crop whose NDVI drops over the last weeks under the
+/// demo weather's recent dry spell.
 fn demo_fields() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     let ((lon, lat), radius) = demo::DEMO_PIVOT;
     vec![
         ("Pivô 1 — Soja", "CROP", pivot(lon, lat, radius)),
         ("Talhão 2 — Milho", "CROP", rectangle(demo::DEMO_RECTANGLE)),
         ("Pastagem Norte", "PASTURE", rectangle(demo::DEMO_PASTURE)),
+        (PROBLEM_FIELD, "CROP", rectangle(demo::DEMO_PROBLEM)),
     ]
 }
 
-/// Creates the demo account, farm and fields unless the account exists.
-async fn seed(store: &Store, args: &DemoArgs, backfill_weeks: u32) -> anyhow::Result<bool> {
+/// Creates the demo account, farm and fields unless the account exists. Each field backfills
+/// its last `backfill_weeks`; the pasture also `history` (spans of dates, oldest first), the
+/// wet seasons its decline shows against.
+async fn seed(
+    store: &Store,
+    args: &DemoArgs,
+    backfill_weeks: u32,
+    history: &[(time::Date, time::Date)],
+) -> anyhow::Result<bool> {
     if store.identity_by_email(&args.email).await?.is_some() {
         return Ok(false);
     }
@@ -82,13 +93,9 @@ async fn seed(store: &Store, args: &DemoArgs, backfill_weeks: u32) -> anyhow::Re
         .await
         .context("cannot create the demo account")?;
     let farm = store
-        .create_farm(
-            &tenant.id,
-            &identity.id,
-            "Fazenda Santa Rita",
-            "America/Sao_Paulo",
-        )
+        .create_farm(&tenant.id, &identity.id, DEMO_FARM, "America/Sao_Paulo")
         .await?;
+    let mut pasture = None;
     for (name, use_type, geometry) in demo_fields() {
         let field = FieldGeometry::from_geojson(&geometry)
             .map_err(|e| anyhow!("demo field {name}: {e}"))?;
@@ -97,7 +104,7 @@ async fn seed(store: &Store, args: &DemoArgs, backfill_weeks: u32) -> anyhow::Re
             area_ha: field.area_ha(),
             bbox: field.bbox(),
         };
-        store
+        let (aoi, _) = store
             .create_aoi(
                 &tenant.id,
                 &identity.id,
@@ -110,20 +117,43 @@ async fn seed(store: &Store, args: &DemoArgs, backfill_weeks: u32) -> anyhow::Re
                 },
             )
             .await?;
+        if use_type == "PASTURE" {
+            pasture = Some(aoi.id);
+        }
+    }
+    // After the fields' own backfills, so their recent weeks come first.
+    let pasture = pasture.expect("the demo has a pasture");
+    for (from, to) in history {
+        store
+            .request_backfill(
+                &tenant.id,
+                &identity.id,
+                &pasture,
+                &IsoWeek::spanning(*from, *to),
+            )
+            .await?;
     }
     Ok(true)
 }
 
-/// Writes (or reuses) the offline demo catalog in the data dir: Sentinel-2-like scenes of the
-/// last `weeks` weeks over the demo farm.
+/// The offline demo catalog: Sentinel-2-like scenes of the last `weeks` weeks over the demo
+/// farm, and the pasture's history.
+fn demo_options(weeks: u32, area_m: f64) -> DemoOptions {
+    let mut options = DemoOptions::new(
+        weeks,
+        demo::latest_end_date(time::OffsetDateTime::now_utc()),
+    );
+    options.size_m = area_m;
+    options.pasture_history = true;
+    options
+}
+
+/// Writes (or reuses) the offline demo catalog in the data dir.
 async fn prepare_imagery(
     settings: &Settings,
-    weeks: u32,
-    area_m: f64,
+    options: DemoOptions,
 ) -> anyhow::Result<std::path::PathBuf> {
     let dir = settings.data_dir.join("demo-catalog");
-    let mut options = DemoOptions::new(weeks, time::OffsetDateTime::now_utc().date());
-    options.size_m = area_m;
     eprintln!(
         "  Preparing the offline demo imagery in {} …",
         dir.display()
@@ -148,14 +178,73 @@ async fn prepare_imagery(
     Ok(dir)
 }
 
+/// The problem field's name.
+pub const PROBLEM_FIELD: &str = "Talhão 3 — Sorgo";
+
+/// The farm's name, as the demo creates it.
+const DEMO_FARM: &str = "Fazenda Santa Rita";
+
+/// Fails at once, before minutes of imagery and seeding, when `bind` is taken, saying how to
+/// pick another address.
+fn check_port(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    std::net::TcpListener::bind(bind).map(drop).map_err(|e| {
+        let other = std::net::SocketAddr::new(bind.ip(), bind.port().wrapping_add(1).max(1));
+        anyhow!(
+            "cannot listen on {bind} ({}); stop what runs there, or pick another address with --bind {other}",
+            match e.kind() {
+                std::io::ErrorKind::AddrInUse => "the address is in use".to_string(),
+                _ => e.to_string(),
+            }
+        )
+    })
+}
+
+/// What the demo account holds now: the demo farm's name and its fields (it may have more or
+/// fewer than were seeded), or, when it was renamed or deleted, every farm's.
+async fn holdings(store: &Store, email: &str) -> anyhow::Result<String> {
+    let Some(identity) = store.identity_by_email(email).await? else {
+        return Ok("no farm".into());
+    };
+    let mut farms = Vec::new();
+    for membership in store.memberships(&identity.id).await? {
+        farms.extend(
+            store
+                .list_farms(&membership.tenant_id, Default::default())
+                .await?
+                .items,
+        );
+    }
+    let fields = |n: i64| {
+        if n == 1 {
+            "1 field".to_string()
+        } else {
+            format!("{n} fields")
+        }
+    };
+    Ok(match farms.iter().find(|f| f.name == DEMO_FARM) {
+        Some(farm) => format!("farm \"{DEMO_FARM}\" with {}", fields(farm.aoi_count)),
+        None => format!(
+            "{} farms with {}",
+            farms.len(),
+            fields(farms.iter().map(|f| f.aoi_count).sum())
+        ),
+    })
+}
+
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
-    let catalog = prepare_imagery(settings, settings.backfill_weeks + 1, args.area_m).await?;
+    check_port(settings.bind)?;
+    crate::roles::ensure_data_dir(settings)?;
+    let options = demo_options(settings.backfill_weeks + 1, args.area_m);
+    let history = demo::history_spans(&options);
+    let catalog = prepare_imagery(settings, options).await?;
     let mut settings = settings.clone();
     settings.imagery_source = catalog.display().to_string();
+    settings.weather_source = "demo".into();
     let settings = &settings;
     let store = open_store(settings).await?;
     store.migrate().await?;
-    let created = seed(&store, &args, settings.backfill_weeks).await?;
+    let created = seed(&store, &args, settings.backfill_weeks, &history).await?;
+    let holdings = holdings(&store, &args.email).await?;
     store.close().await;
     let email = args.email.clone();
     let password = args.password.clone();
@@ -167,12 +256,10 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
             "already present"
         };
         println!();
-        println!(
-            "  VivaCampo demo is running ({state}: farm \"Fazenda Santa Rita\" with {} fields).",
-            demo_fields().len()
-        );
+        println!("  VivaCampo demo is running ({state}: {holdings}).");
         println!("  Open      http://{addr}/");
         println!("  Imagery   offline demo catalog (Sentinel-2-like, Rio Verde, GO); fields fill in within a minute");
+        println!("  Weather   offline Cerrado series, served in Open-Meteo's format on loopback");
         println!("  Sign in   {email} / {password}");
         println!(
             "  API       POST http://{addr}/v1/auth/login   ·   docs: http://{addr}/v1/openapi.json"

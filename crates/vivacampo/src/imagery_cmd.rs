@@ -14,6 +14,7 @@ use vivacampo_imagery::stac::{Catalog, Search};
 pub enum ImageryCommand {
     /// Write the offline demo catalog: Sentinel-2 L2A-like COGs and STAC items over Rio Verde (GO).
     DemoCatalog {
+        /// Directory to write the catalog to.
         #[arg(long)]
         out: PathBuf,
         /// Weeks of acquisitions (one every 5 days) ending at --end-date.
@@ -25,12 +26,18 @@ pub enum ImageryCommand {
         /// Side of the square area in metres.
         #[arg(long, default_value_t = 10_000.0)]
         size_m: f64,
+        /// Seed of the synthetic fields and clouds (the same seed writes the same catalog).
         #[arg(long, default_value_t = 2024)]
         seed: u64,
+        /// Also write the demo pasture's history: small scenes around it over the wet seasons
+        /// of the three years before, as `vivacampo demo` does (its pasture degrades).
+        #[arg(long)]
+        pasture_history: bool,
     },
     /// Search a catalog (earth-search, planetary-computer, a STAC API URL or a directory) and
     /// print the scenes as JSON.
     Search {
+        /// The catalog to search.
         #[arg(long, default_value = "earth-search")]
         catalog: String,
         /// min_lon,min_lat,max_lon,max_lat
@@ -52,7 +59,7 @@ pub enum ImageryCommand {
     ServeCatalog {
         /// The catalog directory (with catalog.json, or item JSON files).
         dir: PathBuf,
-        /// Address to listen on (`--bind` is the product's own address).
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
     },
@@ -67,14 +74,16 @@ pub fn run(cmd: ImageryCommand) -> anyhow::Result<()> {
             end_date,
             size_m,
             seed,
+            pasture_history,
         } => {
             if !(1..=104).contains(&weeks) {
                 bail!("--weeks must be 1..=104, not {weeks}");
             }
-            let end = end_date.unwrap_or_else(|| OffsetDateTime::now_utc().date());
+            let end = end_date.unwrap_or_else(|| demo::latest_end_date(OffsetDateTime::now_utc()));
             let mut opts = DemoOptions::new(weeks, end);
             opts.size_m = size_m;
             opts.seed = seed;
+            opts.pasture_history = pasture_history;
             let started = std::time::Instant::now();
             let summary = demo::generate(&out, &opts, |done, total| {
                 eprint!("\rdemo catalog: scene {done}/{total}");

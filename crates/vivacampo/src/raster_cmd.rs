@@ -11,9 +11,13 @@ use vivacampo_raster::render::{Selection, Style};
 #[derive(Debug, clap::Subcommand)]
 pub enum RasterCommand {
     /// Size, bands, CRS, geotransform, lon/lat bounds, overviews and layout of a GeoTIFF.
-    Info { file: PathBuf },
+    Info {
+        /// The GeoTIFF.
+        file: PathBuf,
+    },
     /// Statistics of a band or an index (nodata, masked and non-finite values excluded).
     Stats {
+        /// The GeoTIFF.
         file: PathBuf,
         #[command(flatten)]
         what: What,
@@ -23,9 +27,13 @@ pub enum RasterCommand {
     },
     /// Render XYZ tile Z/X/Y as a 256x256 RGBA PNG.
     Tile {
+        /// The GeoTIFF.
         file: PathBuf,
+        /// Zoom level.
         z: u8,
+        /// Tile column.
         x: u32,
+        /// Tile row (XYZ: 0 at the top).
         y: u32,
         #[command(flatten)]
         what: What,
@@ -36,6 +44,7 @@ pub enum RasterCommand {
         /// rdylgn, viridis, blues, ylgn, spectral, greys (append `_r` to reverse).
         #[arg(long)]
         colormap: Option<String>,
+        /// Where to write the PNG.
         #[arg(short, long)]
         output: PathBuf,
     },

@@ -22,6 +22,16 @@ fn run(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+fn assert_close(got: &serde_json::Value, want: &[(&str, f64)]) {
+    for (key, want) in want {
+        let got = got[key].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{key}: {got} vs numpy {want}"
+        );
+    }
+}
+
 #[test]
 fn info_stats_and_tile() {
     let file = fixture();
@@ -49,9 +59,17 @@ fn info_stats_and_tile() {
     let stats = run(&["raster", "stats", &file, "--band", "4"]);
     assert_eq!(stats["count"], 515 * 403);
     assert_eq!(stats["valid_ratio"], 1.0);
-    for key in ["mean", "std", "min", "max", "p10", "p50", "p90"] {
-        assert!(stats[key].is_number(), "{key}");
-    }
+    // numpy over the same file (rasterio read, float64, population std, linear percentiles).
+    let numpy_nir = [
+        ("mean", 116.10198270254644),
+        ("std", 37.84839528917998),
+        ("min", 0.0),
+        ("max", 255.0),
+        ("p10", 67.0),
+        ("p50", 116.0),
+        ("p90", 165.0),
+    ];
+    assert_close(&stats, &numpy_nir);
     let ndvi = run(&[
         "raster",
         "stats",
@@ -61,7 +79,18 @@ fn info_stats_and_tile() {
         "--bands",
         "blue=1,green=2,red=3,nir=4",
     ]);
-    assert!(ndvi["mean"].as_f64().unwrap() > -1.0 && ndvi["max"].as_f64().unwrap() <= 1.0);
+    assert_eq!(ndvi["valid_count"], 515 * 403);
+    // numpy: (nir - red) / (nir + red) over the same bands.
+    let numpy_ndvi = [
+        ("mean", -0.0304464731110772),
+        ("std", 0.18148170414950687),
+        ("min", -1.0),
+        ("max", 0.6681222707423581),
+        ("p10", -0.23809523809523808),
+        ("p50", -0.04672897196261682),
+        ("p90", 0.208955223880597),
+    ];
+    assert_close(&ndvi, &numpy_ndvi);
 
     let out = std::env::temp_dir().join(format!("vivacampo-tile-{}.png", std::process::id()));
     let tile = run(&[
@@ -92,4 +121,49 @@ fn info_stats_and_tile() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).starts_with("vivacampo: "));
+
+    // A directory: the cause once, not again through its source.
+    let dir = std::env::temp_dir();
+    let directory = Command::new(env!("CARGO_BIN_EXE_vivacampo"))
+        .args(["raster", "info", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&directory.stderr);
+    assert!(!directory.status.success());
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "vivacampo: reading {}: Is a directory (os error 21)",
+            dir.display()
+        )
+    );
+}
+
+/// `demo` on a taken address fails before it prepares imagery or seeds, and says how to pick
+/// another.
+#[test]
+fn demo_on_a_busy_port_fails_first_and_names_bind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let data = std::env::temp_dir().join(format!("vivacampo-busy-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_vivacampo"))
+        .args(["demo", "--bind", &addr.to_string(), "--data-dir"])
+        .arg(&data)
+        .env_remove("VIVACAMPO_BIND")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let other = std::net::SocketAddr::new(addr.ip(), addr.port() + 1);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "vivacampo: cannot listen on {addr} (the address is in use); stop what runs there, or pick another address with --bind {other}"
+        )
+    );
+    assert!(
+        !data.join("demo-catalog").exists(),
+        "no imagery was prepared"
+    );
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -1,7 +1,7 @@
 //! Starting the real `vivacampo` binary and talking HTTP/1.1 to it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -28,7 +28,8 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// A command for the binary with a clean configuration: only what the test sets.
+/// A command for the binary with a clean configuration: only what the test sets. Weather is
+/// off (tests have no internet; the weather tests pass `--weather-source`).
 pub fn command(data_dir: &Path, database_url: Option<&str>) -> Command {
     let mut cmd = Command::new(binary());
     for (key, _) in std::env::vars() {
@@ -38,7 +39,8 @@ pub fn command(data_dir: &Path, database_url: Option<&str>) -> Command {
     }
     cmd.current_dir(data_dir)
         .env("VIVACAMPO_DATA_DIR", data_dir)
-        .env("VIVACAMPO_LOG", "info");
+        .env("VIVACAMPO_LOG", "info")
+        .env("VIVACAMPO_WEATHER_SOURCE", "off");
     if let Some(url) = database_url {
         cmd.env("VIVACAMPO_DATABASE_URL", url);
     }
@@ -171,7 +173,41 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    request_from(None, addr, method, path, headers, body)
+}
+
+/// A connection to `addr` from the local address `from` (e.g. 127.0.0.2, another loopback
+/// client), or from whatever the system picks.
+fn connect_from(from: Option<IpAddr>, addr: SocketAddr) -> TcpStream {
+    let Some(ip) = from else {
+        return TcpStream::connect(addr).expect("connect");
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .expect("bind the local address");
+        socket.connect(addr).await.expect("connect")
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// [`request`] from the local address `from`.
+pub fn request_from(
+    from: Option<IpAddr>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Reply {
+    let mut stream = connect_from(from, addr);
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
