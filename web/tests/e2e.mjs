@@ -39,6 +39,9 @@ const KML = `<?xml version="1.0" encoding="UTF-8"?>
 
 // Two small boundary files for the GeoJSON import: one broken (a trailing comma), one good.
 const GEOJSON_BROKEN = '{"type": "FeatureCollection",\n "features": [],}';
+// A field ~280 km east of the demo imagery, which no scene covers.
+const FAR_GEOJSON = JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { name: 'Talhão Distante' },
+  geometry: { type: 'Polygon', coordinates: [[[-48.27, -17.74], [-48.265, -17.74], [-48.265, -17.736], [-48.27, -17.736], [-48.27, -17.74]]] } }] });
 const GEOJSON = JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { name: 'Talhão GeoJSON' },
   geometry: { type: 'Polygon', coordinates: [[[-50.914, -17.766], [-50.911, -17.766], [-50.911, -17.7635], [-50.914, -17.7635], [-50.914, -17.766]]] } }] });
 // The chart's mean line and points (web/src/app/chart.js GREEN).
@@ -62,10 +65,11 @@ async function startServer(args = ['demo'], prepare = () => {}) {
   };
   prepare(admin);
   const child = spawn(binary, [...args, '--data-dir', dataDir, '--bind', '127.0.0.1:0', '--log-format', 'json'], {
-    cwd: dataDir, env: { ...env, VIVACAMPO_LOG: 'info' }, stdio: ['ignore', 'pipe', 'inherit'],
+    // The settings page registers a webhook to the suite's receiver on 127.0.0.1.
+    cwd: dataDir, env: { ...env, VIVACAMPO_LOG: 'info', VIVACAMPO_WEBHOOK_ALLOW_PRIVATE: 'true' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const address = await new Promise((resolveAddress, reject) => {
-    const timer = setTimeout(() => reject(new Error('vivacampo did not listen within 120 s')), 120_000);
+    const timer = setTimeout(() => reject(new Error('vivacampo did not listen within 600 s')), 600_000);
     child.on('error', (error) => reject(new Error(`cannot start ${binary}: ${error.message} (run cargo build first)`)));
     child.on('exit', (code) => reject(new Error(`vivacampo exited with ${code}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -83,6 +87,11 @@ async function startServer(args = ['demo'], prepare = () => {}) {
     /** `vivacampo admin add-member` on the running server's database. */
     addMember(email, tenant, role) {
       admin('add-member', '--email', email, '--tenant', tenant, '--role', role);
+    },
+    /** `vivacampo ops …` (e.g. a feature flag) on the running server's database. */
+    ops(...command) {
+      const run = spawnSync(binary, ['ops', ...command, '--data-dir', dataDir], { cwd: dataDir, env, encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`ops ${command.join(' ')} failed: ${run.stderr}`);
     },
     async stop() {
       child.kill('SIGTERM');
@@ -148,9 +157,25 @@ async function newPage(browser, { lang, viewport, view, basemap = 'none' }) {
     tiles.push({ url: response.url(), status: response.status(), bytes: body.length });
   });
   const problems = [];
+  // Statuses a step provokes on purpose (a wrong password's 401, a refused shape's 400…);
+  // every other 4xx/5xx of the API is a problem, as is any other console error.
+  const expected = new Set();
   page.on('pageerror', (error) => problems.push(error.message));
-  page.on('console', (message) => { if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) problems.push(message.text()); });
-  return { context, page, tiles, problems };
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (!url.pathname.startsWith('/v1/') || response.status() < 400 || expected.has(response.status())) return;
+    problems.push(`${response.request().method()} ${url.pathname} answered ${response.status()}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    const status = /status of (\d+)/.exec(text);
+    // API failures are judged by their status above; a base map the test cut off fails by design.
+    if (status && message.location().url.includes('/v1/')) return;
+    if (/Failed to load resource: net::ERR_FAILED/.test(text) && !message.location().url.includes('/v1/')) return;
+    problems.push(text);
+  });
+  return { context, page, tiles, problems, expect: (...statuses) => statuses.forEach((s) => expected.add(s)) };
 }
 
 async function signIn(page, url, email, password) {
@@ -170,11 +195,12 @@ async function waitProcessed(page) {
   return page.$eval('#progress', (el) => ({ done: Number(el.dataset.done), total: Number(el.dataset.total) }));
 }
 
-async function waitTiles(page, tiles, since) {
+async function waitTiles(page, tiles, since, wanted = () => true) {
   if (skipTiles) return;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const fresh = tiles.slice(since);
+    // Tiles of the layer before may still arrive: `wanted` picks the ones the step asked for.
+    const fresh = tiles.slice(since).filter(wanted);
     if (fresh.some((t) => t.status === 200 && t.bytes > 100)) {
       await page.waitForFunction(() => [...document.querySelectorAll('.index-tiles img')].some((img) => img.complete && img.naturalWidth === 256));
       return;
@@ -248,19 +274,80 @@ async function settled(locator) {
   throw new Error('the map did not settle');
 }
 
+/** Distinct colours of the opaque pixels of the index tiles on screen (drawn into a canvas). */
+function tileColours(page) {
+  return page.evaluate(() => {
+    const colours = new Set();
+    const canvas = document.createElement('canvas');
+    canvas.width = 256;
+    canvas.height = 256;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    for (const img of document.querySelectorAll('.index-tiles img')) {
+      if (!img.complete || img.naturalWidth !== 256 || img.style.opacity === '0') continue;
+      ctx.clearRect(0, 0, 256, 256);
+      ctx.drawImage(img, 0, 0);
+      const { data } = ctx.getImageData(0, 0, 256, 256);
+      for (let i = 0; i < data.length; i += 4) if (data[i + 3] === 255) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    }
+    return colours.size;
+  });
+}
+
+/** Waits until every field outline lies in the visible map: under the top bar, above the sheet. */
+async function fieldsInView(page) {
+  await page.waitForFunction(() => {
+    const map = document.querySelector('#map').getBoundingClientRect();
+    const panel = document.querySelector('#panel').getBoundingClientRect();
+    const bottom = window.matchMedia('(max-width: 760px)').matches ? panel.top : map.bottom;
+    const paths = [...document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive')];
+    return paths.length > 0 && paths.every((p) => {
+      const r = p.getBoundingClientRect();
+      return r.top >= map.top - 1 && r.bottom <= bottom + 1 && r.left >= map.left - 1 && r.right <= map.right + 1;
+    });
+  }, null, { timeout: 10_000, polling: 200 }).catch(async () => {
+    const boxes = await page.$$eval('.leaflet-overlay-pane path.leaflet-interactive', (els) => els.map((e) => e.getBoundingClientRect().toJSON()));
+    const panel = await page.$eval('#panel', (e) => e.getBoundingClientRect().toJSON());
+    throw new Error(`fields outside the visible map: ${JSON.stringify(boxes)} panel ${JSON.stringify(panel)}`);
+  });
+}
+
 function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+/** Whether the weather panel lists the last 7 days and a forecast. */
+function weatherShown(page) {
+  return page.$eval('.weather-panel', (el) => el.dataset.days === '7' && Number(el.dataset.forecast) > 0).catch(() => false);
+}
+
+/**
+ * Reloads the field's page until `test()` holds (flags and the weather sync change behind the
+ * page's back), for up to `seconds`.
+ */
+async function reloadUntil(page, what, test, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    await page.reload();
+    await page.waitForSelector('.field-facts');
+    await page.waitForFunction(() => Number(document.querySelector('#chart')?.dataset.points ?? 0) > 0);
+    await page.waitForTimeout(500);
+    if (await test()) return;
+    assert(Date.now() < deadline, `${what} within ${seconds} s`);
+    await page.waitForTimeout(1000);
+  }
+}
+
 // ---- the tests -------------------------------------------------------------------------------
 
-async function demoField(browser, url, lang, viewport, tag, fieldPosition = 0, checkSessions = false) {
-  await scenario(browser, tag, { lang, viewport }, async ({ page, tiles }) => {
+async function demoField(browser, url, lang, viewport, tag, fieldPosition = 1, checkSessions = false, ops = null) {
+  const pt = lang === 'pt-BR';
+  await scenario(browser, tag, { lang, viewport }, async ({ page, tiles, expect }) => {
     await step(page, `${tag}-signin`, async () => {
       await page.goto(url);
       await page.waitForSelector('form.auth-form');
       await page.waitForSelector('.hint.demo >> text=demo@vivacampo.dev / vivacampo-demo');
       if (checkSessions) {
+        expect(401);
         await page.fill('input[name=email]', 'demo@vivacampo.dev');
         await page.fill('input[name=password]', 'not-the-password');
         await page.click('form.auth-form button[type=submit]');
@@ -272,31 +359,146 @@ async function demoField(browser, url, lang, viewport, tag, fieldPosition = 0, c
       await page.waitForSelector('.farm-card');
       await page.waitForSelector('.farm-thumb svg');
       const text = await page.textContent('.farm-card');
-      assert(/Fazenda Santa Rita/.test(text) && /3 (fields|talhões)/.test(text), `farm card: ${text}`);
+      assert(/Fazenda Santa Rita/.test(text) && /4 (fields|talhões)/.test(text), `farm card: ${text}`);
     });
-    await step(page, `${tag}-field`, async () => {
+    await step(page, `${tag}-farm-map`, async () => {
+      // The farm's area is the same number on its card and its page (one decimal, the language's
+      // separator), and on a phone every field shows above the bottom sheet.
+      const cardArea = /[\d.,\s]+ ha/.exec(await page.textContent('.farm-card .farm-meta'))[0].trim();
       await page.click('.farm-link');
       await page.waitForSelector('.field-item');
+      const pageArea = /[\d.,\s]+ ha/.exec(await page.textContent('.panel-body > p.muted'))[0].trim();
+      assert(cardArea === pageArea, `farm area: card ${cardArea}, page ${pageArea}`);
+      assert(new RegExp(`^\\d{1,3}(${pt ? '\\.' : ','}\\d{3})*${pt ? ',' : '\\.'}\\d ha$`).test(pageArea), `one decimal: ${pageArea}`);
+      await fieldsInView(page);
+      // Labels that would overlap are hidden; those shown do not overlap.
+      const labels = await page.$$eval('.field-label', (els) => els.filter((e) => e.style.visibility !== 'hidden').map((e) => e.getBoundingClientRect().toJSON()));
+      assert(labels.length >= 1, 'a field label shows');
+      for (const [i, a] of labels.entries()) {
+        for (const b of labels.slice(i + 1)) assert(a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top, `labels overlap: ${JSON.stringify([a, b])}`);
+      }
+    });
+    await step(page, `${tag}-field`, async () => {
       const since = tiles.length;
+      const listed = await page.locator('.field-item').nth(fieldPosition).locator('.field-meta').textContent();
       await page.locator('.field-item').nth(fieldPosition).click();
       const progress = await waitProcessed(page);
       assert(progress.total === 8, `demo field weeks: ${JSON.stringify(progress)}`);
       await waitTiles(page, tiles, since);
       await waitChart(page);
+      // The field's area in the list and in its panel are the same text.
+      const facts = await page.textContent('.field-facts');
+      const area = /[\d.,]+ ha/.exec(listed)[0];
+      assert(facts.includes(area), `field area: list ${listed}, panel ${facts}`);
+      // No earlier season in the demo: no baseline line, key or note.
+      assert(await page.locator('.chart-legend .key.baseline').isHidden(), 'the baseline key shows without history');
       await page.waitForTimeout(300);
     });
+    await step(page, `${tag}-dates-agree`, async () => {
+      // The selected week: the chip, the line above the chips, the chart's readout and the CSV
+      // all date it by its ISO week and Monday.
+      const chip = await page.$eval('#weeks [aria-selected=true]', (el) => ({ key: el.dataset.key, monday: el.dataset.weekStart, date: el.querySelector('.week-date').textContent, no: el.querySelector('.week-no').textContent }));
+      const info = await page.textContent('.week-info strong');
+      assert(info === `${chip.no} · ${chip.date}`, `week line ${info} vs chip ${JSON.stringify(chip)}`);
+      const weeks = await weekOptions(page);
+      const index = weeks.findIndex((w) => w.selected);
+      await page.locator('#chart').scrollIntoViewIfNeeded();
+      const box = await page.locator('#chart .u-over').boundingBox();
+      const x = box.x + 3 + (weeks.length > 1 ? ((box.width - 6) * index) / (weeks.length - 1) : box.width / 2);
+      await page.mouse.move(x, box.y + box.height / 2, { steps: 4 });
+      await page.waitForSelector('.chart-readout:not([hidden])');
+      const readout = await page.textContent('.chart-readout');
+      assert(readout.startsWith(`${info} · `), `readout ${readout} vs ${info}`);
+      const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+      const rows = readFileSync(await csv.path(), 'utf8').trim().split('\r\n').map((r) => r.split(','));
+      const [year, week] = chip.key.split('-W').map(Number);
+      const row = rows.find((r) => Number(r[1]) === year && Number(r[2]) === week);
+      assert(row && row[3] === chip.monday, `CSV row of ${chip.key}: ${row} (Monday ${chip.monday})`);
+      // Ticks on the chart sit on weeks: its x labels are week Mondays' dates.
+      await page.mouse.move(0, 0);
+    });
+    await step(page, `${tag}-weather`, async () => {
+      // The maize field: rain bars under its index curve, its last 7 days and the forecast, and
+      // the Open-Meteo credit.
+      await page.$eval('#panel', (el) => { el.scrollTop = 0; });
+      await page.click('.back.linklike');
+      await page.locator('.field-item', { hasText: 'Milho' }).click();
+      await waitProcessed(page);
+      await waitChart(page);
+      if (!(await page.waitForFunction(() => document.querySelector('.weather-panel')?.dataset.days === '7', null, { timeout: 10_000 }).then(() => true, () => false))) {
+        await reloadUntil(page, 'the weather panel fills', () => weatherShown(page), 90);
+      }
+      assert(await weatherShown(page), `weather panel: ${await page.$eval('.weather-panel', (el) => JSON.stringify(el.dataset))}`);
+      await page.waitForFunction(() => Number(document.querySelector('#chart')?.dataset.rainWeeks ?? 0) > 0, null, { timeout: 10_000 });
+      const tables = await page.$$eval('.weather-days', (els) => els.map((el) => el.querySelectorAll('tbody tr').length));
+      assert(tables.length === 2 && tables[0] === 7 && tables[1] > 0, `weather tables: ${tables}`);
+      const caption = await page.textContent('.weather-days caption');
+      assert(new RegExp(pt ? '^Últimos 7 dias: ' : '^Last 7 days: ').test(caption), `caption: ${caption}`);
+      const credit = page.locator('.weather-credit a');
+      await credit.scrollIntoViewIfNeeded();
+      assert(await credit.isVisible() && /Open-Meteo/.test(await credit.textContent()), 'the Open-Meteo credit shows');
+      await page.locator('#chart').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(shots, `${tag}-rain-bars.png`) });
+      await page.locator('.weather-panel').scrollIntoViewIfNeeded();
+    });
+    if (ops) {
+      await step(page, `${tag}-weather-off`, async () => {
+        // The operator turns weather off for the demo workspace: within 10 s the panel goes.
+        ops('flag', 'set', 'weather', 'off', '--tenant', 'Fazenda Demo');
+        await reloadUntil(page, 'the weather panel goes', async () => await page.locator('.weather-panel').count() === 0, 15);
+        const flags = await page.evaluate(async () => {
+          const { token } = JSON.parse(localStorage.getItem('vivacampo.session'));
+          return (await fetch('/v1/flags', { headers: { authorization: `Bearer ${token}` } })).json();
+        });
+        assert(flags.weather === false && flags.tiles === true, `flags: ${JSON.stringify(flags)}`);
+        assert(await page.locator('#download-weather-csv').count() === 0, 'the weather CSV button shows');
+        assert(await page.$eval('#chart', (el) => el.dataset.rainWeeks) === '0', 'rain bars with weather off');
+        assert(await page.locator('.chart-legend .key.rain').count() === 0, 'the rain key shows with weather off');
+        assert(await page.locator('#download-tif').count() === 1, 'other parts stay');
+      });
+      await step(page, `${tag}-weather-on`, async () => {
+        ops('flag', 'set', 'weather', 'on', '--tenant', 'Fazenda Demo');
+        await reloadUntil(page, 'the weather panel comes back', () => weatherShown(page), 20);
+      });
+    }
+    if (checkSessions) {
+      await step(page, `${tag}-index-contrast`, async () => {
+        // Every index of a demo field renders with contrast: its tiles use many colours.
+        const indices = await page.$$eval('#index-select option', (els) => els.map((e) => e.value));
+        // 13 optical indices and the 4 radar ones (their tiles come from the radar COG).
+        assert(indices.length === 17, `indices: ${indices}`);
+        for (const name of indices) {
+          const since = tiles.length;
+          if (await page.$eval('#index-select', (el) => el.value) !== name) {
+            await page.selectOption('#index-select', name);
+            await waitTiles(page, tiles, since);
+          }
+          // The layer's tiles load one by one: count until enough show (or time runs out).
+          let colours = 0;
+          for (let tries = 0; tries < 40 && colours < 8; tries += 1) {
+            await page.waitForTimeout(250);
+            colours = await tileColours(page);
+          }
+          assert(colours >= 8, `${name}: the field shows ${colours} colours`);
+        }
+        await page.selectOption('#index-select', 'ndwi');
+        await page.waitForTimeout(500);
+      });
+      await page.selectOption('#index-select', 'ndvi');
+    }
     if (checkSessions) {
       await step(page, `${tag}-chart-click`, async () => {
         // Clicking a point of the chart selects its week: the selector and the tiles follow.
         const weeks = await weekOptions(page);
         const target = weeks.findIndex((w) => w.status === 'OK' && !w.selected);
         assert(target >= 0, `an OK week to click: ${JSON.stringify(weeks)}`);
+        await page.locator('#chart').scrollIntoViewIfNeeded();
         const since = tiles.length;
         await clickChartPoint(page, target, weeks.length);
         await page.waitForSelector(`#weeks [data-key="${weeks[target].key}"][aria-selected=true]`);
         assert(await page.$eval('#weeks', (el, key) => el.getAttribute('aria-activedescendant') === `week-${key}`, weeks[target].key), 'the listbox names its active week');
         const week = Number(weeks[target].key.split('-W')[1]);
-        await waitTiles(page, tiles, since);
+        await waitTiles(page, tiles, since, (t) => t.url.includes(`&week=${week}&`));
         if (!skipTiles) assert(tiles.slice(since).some((t) => t.url.includes(`&week=${week}&`)), `tiles of week ${week}: ${JSON.stringify(tiles.slice(since).slice(0, 2))}`);
       });
       await step(page, `${tag}-basemap-offline`, async () => {
@@ -304,7 +506,17 @@ async function demoField(browser, url, lang, viewport, tag, fieldPosition = 0, c
         await page.route('https://tile.openstreetmap.org/**', (route) => route.abort());
         await page.selectOption('.basemap select', 'osm');
         await page.waitForFunction(() => document.querySelector('.basemap select')?.value === 'none');
-        await page.waitForFunction(() => /Base map unavailable/.test(document.getElementById('toast')?.textContent ?? ''));
+        // Said once, inside the base map's box (no toast over the map or the sheet).
+        await page.waitForSelector('.basemap-note:not([hidden]) >> text=No internet: base map off for this session.');
+        assert(!/Base map/.test(await toastText(page)), 'no toast for the base map');
+        // A language switch renders the screen again: the notice does not come back.
+        await page.click('.topbar .lang');
+        await page.waitForSelector('.field-facts');
+        await page.waitForTimeout(1500);
+        assert(await page.$eval('.basemap select', (el) => el.value) === 'none', 'the base map stays off this session');
+        assert(await page.locator('.basemap-note').isHidden(), 'the notice is said once');
+        await page.click('.topbar .lang');
+        await page.waitForSelector('.field-facts');
       });
       await step(page, `${tag}-session-expired`, async () => {
         // The token is revoked behind the app's back (as an expiry or a sign-out elsewhere would).
@@ -312,8 +524,25 @@ async function demoField(browser, url, lang, viewport, tag, fieldPosition = 0, c
           const { token } = JSON.parse(localStorage.getItem('vivacampo.session'));
           await fetch('/v1/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
         });
-        await page.click('.topbar nav a[href="#/jobs"]');
+        // The next request finds the session gone: the user's click, or the app's own refresh
+        // (the field page polls its signals and progress) if that comes first.
+        await page.locator('.topbar nav a[href="#/jobs"]').click({ timeout: 5_000 }).catch(() => {});
         await page.waitForFunction(() => /session expired/.test(document.querySelector('.form-message')?.textContent ?? ''));
+      });
+    }
+    if (viewport === PHONE) {
+      await step(page, `${tag}-back-and-jobs`, async () => {
+        // The "← farm" link shows whole; the jobs table fits the phone.
+        await page.$eval('#panel', (el) => { el.scrollTop = 0; });
+        const back = await page.$eval('.back.linklike', (el) => ({ fits: el.scrollWidth <= el.clientWidth + 1, top: el.getBoundingClientRect().top, handle: document.querySelector('.sheet-handle').getBoundingClientRect().bottom }));
+        assert(back.fits && back.top >= back.handle - 1, `back link clipped: ${JSON.stringify(back)}`);
+        await page.click('.topbar nav a[href="#/jobs"]');
+        await page.waitForSelector('table.jobs .badge');
+        const widths = await page.$eval('.table-wrap', (el) => ({ table: el.scrollWidth, wrap: el.clientWidth, page: document.documentElement.clientWidth }));
+        assert(widths.table <= widths.wrap && widths.wrap <= widths.page, `jobs table ${JSON.stringify(widths)}`);
+        const rows = await page.$$eval('table.jobs tbody td:first-child', (els) => els.map((e) => e.textContent));
+        assert(rows.some((r) => new RegExp(`^${pt ? 'Semana' : 'Week'} \\d{4}-W\\d\\d$`).test(r)), `job rows name their week: ${rows.slice(0, 4)}`);
+        assert(!rows.some((r) => /Retention|Retenção/.test(r)), 'RETENTION is listed');
       });
     }
   });
@@ -321,7 +550,10 @@ async function demoField(browser, url, lang, viewport, tag, fieldPosition = 0, c
 
 async function newUserDrawsAField(browser, url) {
   const email = `agro${Date.now()}@example.com`;
-  await scenario(browser, 'pt-desktop', { lang: 'pt-BR', viewport: DESKTOP, view: DRAW_VIEW }, async ({ page, tiles }) => {
+  let drawnArea = null;
+  await scenario(browser, 'pt-desktop', { lang: 'pt-BR', viewport: DESKTOP, view: DRAW_VIEW }, async ({ page, tiles, expect }) => {
+    // Refused on purpose below: a blank workspace name and a bow tie (400).
+    expect(400);
     await step(page, 'pt-desktop-signup', async () => {
       await page.goto(`${url}/#/signup`);
       await page.fill('input[name=name]', 'Ana Agrônoma');
@@ -344,6 +576,26 @@ async function newUserDrawsAField(browser, url) {
       assert(zoom.join() === 'Aproximar,Afastar', `zoom buttons: ${zoom}`);
       assert(await page.textContent('.skip') === 'Pular para o conteúdo', 'skip link');
     });
+    await step(page, 'pt-desktop-draw-cancelled', async () => {
+      // A drawing is dropped with Escape, or with the pill's Cancel button.
+      const box = await page.locator('#map').boundingBox();
+      const cx = box.x + box.width / 2;
+      const cy = box.y + box.height / 2;
+      await page.click('#draw-field');
+      await page.mouse.click(cx - 50, cy - 50);
+      await page.mouse.click(cx + 50, cy - 40);
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('.area-box', { state: 'hidden' });
+      assert(await page.evaluate(() => !document.querySelector('.leaflet-container').classList.contains('geoman-draw-cursor') && !document.querySelector('.draft-form')), 'Escape ends the drawing');
+      await page.click('#draw-field');
+      await page.mouse.click(cx - 50, cy - 50);
+      await page.waitForSelector('#cancel-draw');
+      await page.screenshot({ path: join(shots, 'pt-desktop-draw-cancel-button.png') });
+      await page.click('#cancel-draw');
+      await page.waitForSelector('.area-box', { state: 'hidden' });
+      assert(await page.locator('.draft-form').count() === 0, 'Cancel ends the drawing');
+      await page.waitForSelector('#draw-field');
+    });
     await step(page, 'pt-desktop-drawing', async () => {
       await page.click('#draw-field');
       const box = await page.locator('#map').boundingBox();
@@ -355,12 +607,13 @@ async function newUserDrawsAField(browser, url) {
         await page.waitForTimeout(150);
       }
       await page.mouse.move(cx - 20, cy + 10);
-      const area = await page.textContent('.area-box');
+      const area = await page.textContent('.area-box [role=status]');
       assert(/ha$/.test(area.trim()), `live area while drawing: ${area}`);
       await page.mouse.click(cx + corners[0][0], cy + corners[0][1]);
       await page.waitForSelector('#save-field');
-      const drafted = await page.textContent('.area-box');
-      assert(/Área: \d+,\d+ ha/.test(drafted), `area of the drawn field: ${drafted}`);
+      const drafted = await page.textContent('.area-box [role=status]');
+      assert(/^Área: \d+,\d ha$/.test(drafted), `area of the drawn field: ${drafted}`);
+      drawnArea = drafted.replace('Área: ', '');
     });
     await step(page, 'pt-desktop-field-processing', async () => {
       // A name of spaces is refused as a name.
@@ -374,6 +627,8 @@ async function newUserDrawsAField(browser, url) {
       assert(progress.total === 8 && progress.done === 8, `backfill: ${JSON.stringify(progress)}`);
       assert(/8\/8 semanas processadas/.test(await page.textContent('#progress')), 'progress text');
       await waitChart(page);
+      // The area drawn is the area saved (the server's geodesic area, one rounding rule).
+      assert((await page.textContent('.field-facts')).includes(drawnArea), `drawn ${drawnArea}, saved ${await page.textContent('.field-facts')}`);
     });
     await step(page, 'pt-desktop-cloudy-week', async () => {
       // The demo imagery has clouds over this field: the week says so, with its cloud share.
@@ -385,6 +640,24 @@ async function newUserDrawsAField(browser, url) {
       await cloudy.click();
       await page.waitForFunction(() => /nublada demais para o mapa \(\d+\s?% de nuvens\)/.test(document.querySelector('.map-message')?.textContent ?? ''));
       assert(await page.locator('.index-tiles').count() === 0, 'no index layer for a cloudy week');
+    });
+    await step(page, 'pt-desktop-cloudy-week-radar', async () => {
+      // Radar sees through the clouds. Radar weeks are not part of the optical progress: wait
+      // for them, then the cloudy week has a radar point on the chart, named in the week line.
+      await reloadUntil(page, 'radar points on cloudy weeks', async () => Number(await page.$eval('#chart', (el) => el.dataset.radarWeeks ?? 0)) >= 1, 60);
+      assert(await page.locator('.chart-legend .key.radar:not([hidden])').count() === 1, 'the radar key shows');
+      const cloudy = page.locator('#weeks .week.status-CLOUDY').first();
+      await cloudy.click();
+      await page.waitForFunction(() => /Radar \(RVI\) em semana nublada \d,\d\d/.test(document.querySelector('.week-info')?.textContent ?? ''));
+      // The radar index maps the same cloudy week, from its radar COG.
+      const since = tiles.length;
+      await page.selectOption('#index-select', 'rvi');
+      await page.waitForFunction(() => /RVI/.test(document.querySelector('.chart-title')?.textContent ?? ''));
+      await waitTiles(page, tiles, since);
+      if (!skipTiles) assert(tiles.slice(since).some((t) => t.url.includes('index=rvi') && t.status === 200 && t.bytes > 100), `radar tiles: ${JSON.stringify(tiles.slice(since).slice(0, 2))}`);
+      assert(await page.locator('.index-tiles').count() === 1, 'a radar layer for a cloudy week');
+      await page.selectOption('#index-select', 'ndvi');
+      await page.waitForFunction(() => /NDVI/.test(document.querySelector('.chart-title')?.textContent ?? ''));
       // The keyboard moves the selection; focus stays on the list, which names its active week.
       await page.focus('#weeks');
       await page.keyboard.press('End');
@@ -418,30 +691,8 @@ async function newUserDrawsAField(browser, url) {
       await page.mouse.move(chart.x + chart.width / 2, chart.y + chart.height / 2);
       await page.waitForSelector('.chart-readout:not([hidden])');
       const readout = await page.textContent('.chart-readout');
-      assert(/^Sem\. \d+ · Média \d,\d\d/.test(readout), `chart readout ${readout}`);
+      assert(/^Sem\. \d+ · \d+ de [a-zç]+\.? · Média \d,\d\d/.test(readout), `chart readout ${readout}`);
       await page.waitForTimeout(300);
-    });
-    await step(page, 'pt-desktop-retry-failed', async () => {
-      // No week fails on the demo imagery, so the list of dead jobs is made up: one SUCCEEDED job
-      // of the field, shown as DEAD. The server refuses to retry it (409), in words; then a
-      // retry that the server accepts.
-      const job = await page.evaluate(async () => {
-        const { token } = JSON.parse(localStorage.getItem('vivacampo.session'));
-        const aoi = location.hash.split('/fields/')[1];
-        const jobs = await (await fetch(`/v1/jobs?aoi_id=${aoi}&type=PROCESS_WEEK`, { headers: { authorization: `Bearer ${token}` } })).json();
-        return jobs.items[0];
-      });
-      await page.route('**/v1/jobs?*status=DEAD*', (route) => route.fulfill({ json: { items: [{ ...job, status: 'DEAD' }], page: 1, page_size: 50, total: 1 } }));
-      await page.selectOption('#index-select', 'ndvi');
-      const retry = page.locator('button >> text=Reprocessar semanas com falha (1)');
-      await retry.waitFor();
-      await retry.click();
-      await waitToast(page, /não pode ser repetido agora/);
-      await page.route(`**/v1/jobs/${job.id}/retry`, (route) => route.fulfill({ status: 202, json: { ...job, status: 'PENDING' } }));
-      await retry.click();
-      await waitToast(page, /Reprocessamento pedido/);
-      await page.unroute('**/v1/jobs?*status=DEAD*');
-      await page.unroute(`**/v1/jobs/${job.id}/retry`);
     });
     await step(page, 'pt-desktop-crosses-itself', async () => {
       await page.click('.back.linklike');
@@ -475,6 +726,21 @@ async function newUserDrawsAField(browser, url) {
       await page.setInputFiles('#import-file', { name: 'talhoes.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(GEOJSON) });
       await waitToast(page, /Talhões importados: 1/);
       await page.waitForSelector('.field-item >> text=Talhão GeoJSON');
+    });
+    await step(page, 'pt-desktop-no-coverage', async () => {
+      // A field ~280 km from the demo imagery: no scene covers it, which is said once.
+      await page.setInputFiles('#import-file', { name: 'longe.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(FAR_GEOJSON) });
+      await waitToast(page, /Talhões importados: 1/);
+      await page.click('.field-item >> text=Talhão Distante');
+      await page.waitForSelector('#progress[data-coverage=none]', { timeout: PROCESSING_TIMEOUT });
+      assert(await page.textContent('#progress .progress-text') === 'Nenhuma imagem da fonte selecionada cobre este talhão.', `progress: ${await page.textContent('#progress')}`);
+      assert(await page.locator('#chart').isHidden(), 'no chart');
+      const said = await page.evaluate(() => [...document.querySelectorAll('.panel-body p, .map-message')].filter((e) => !e.hidden && e.offsetParent).map((e) => e.textContent));
+      assert(!said.some((t) => /gráfico aparece|sem imagem de satélite/.test(t)), `said more than once: ${said}`);
+      await page.screenshot({ path: join(shots, 'pt-desktop-no-coverage-panel.png') });
+      await page.click('.danger-zone .danger-text');
+      await answerDialog(page, true);
+      await page.waitForSelector('#draw-field');
     });
     await step(page, 'pt-desktop-delete-field', async () => {
       await page.click('.field-item >> text=Talhão GeoJSON');
@@ -538,8 +804,46 @@ async function newUserDrawsAField(browser, url) {
     await step(page, 'pt-desktop-jobs', async () => {
       await page.click('.topbar nav a[href="#/jobs"]');
       await page.waitForSelector('table.jobs .badge');
-      // Jobs name their field, linked to it.
+      // Jobs name their field, linked to it, and their week; RETENTION is not the farm's.
       await page.waitForSelector('table.jobs a[href*="/fields/"] >> text=Talhão Norte');
+      const rows = await page.$$eval('table.jobs tbody td:first-child', (els) => els.map((e) => e.textContent));
+      assert(rows.some((r) => /^Semana \d{4}-W\d\d$/.test(r)), `job rows: ${rows.slice(0, 5)}`);
+      assert(!rows.includes('Retenção'), 'RETENTION listed');
+    });
+    await step(page, 'pt-desktop-import-shapefile', async () => {
+      // A zipped Shapefile (SIRGAS 2000, Windows-1252 names): a preview with a checkbox per
+      // feature, drawn on the map; one unticked, the farm gains exactly the ticked one.
+      // After the jobs check: the new fields' jobs would crowd the first page of the list.
+      await page.click('.topbar nav a[href="#/farms"]');
+      await page.click('.farm-link');
+      await page.waitForSelector('#draw-field');
+      await page.waitForSelector('.field-item >> text=Várzea Sul');
+      const before = await page.$$eval('.field-item .field-name', (els) => els.map((e) => e.textContent));
+      const paths = await page.locator('.leaflet-overlay-pane path').count();
+      await page.setInputFiles('#import-file', join(repo, 'crates/vivacampo-vector/tests/fixtures/fields_sirgas_4674_latin.zip'));
+      await page.waitForSelector('.import-item >> nth=2');
+      const items = () => page.$$eval('.import-item', (els) => els.map((el) => {
+        const box = el.querySelector('input[type=checkbox]');
+        return { name: el.querySelector('.field-name').textContent, checked: box.checked, disabled: box.disabled };
+      }));
+      const listed = await items();
+      assert(JSON.stringify(listed.map((i) => i.name)) === JSON.stringify(['Talhão Sede', 'Pasto São José', 'Várzea Ruim']), `preview: ${JSON.stringify(listed)}`);
+      assert(listed[0].checked && listed[1].checked && !listed[2].checked && listed[2].disabled, `ticks: ${JSON.stringify(listed)}`);
+      const line = await page.textContent('.import-item >> nth=0');
+      assert(/Talhão Sede \d[\d.]*,\d ha · /.test(line), `a space between name and area: ${JSON.stringify(line)}`);
+      assert(await page.locator('.leaflet-overlay-pane path').count() >= paths + 2, 'the preview is drawn on the map');
+      assert(/^2 válidos, 0 repetidos, 1 com problema · 2 marcados/.test(await page.textContent('#import-summary')), `summary: ${await page.textContent('#import-summary')}`);
+      await page.screenshot({ path: join(shots, 'pt-desktop-import-preview.png') });
+      await page.locator('.import-item', { hasText: 'Pasto São José' }).locator('input').click();
+      await page.waitForSelector('#import-confirm >> text=Importar 1 talhões');
+      assert(JSON.stringify((await items()).map((i) => i.checked)) === '[true,false,false]', `after unticking: ${JSON.stringify(await items())}`);
+      await page.click('#import-confirm');
+      await waitToast(page, /Talhões importados: 1\./);
+      await page.waitForSelector('#import-progress');
+      await page.click('button >> text=Fechar');
+      await page.waitForSelector('.field-item >> text=Talhão Sede');
+      const after = await page.$$eval('.field-item .field-name', (els) => els.map((e) => e.textContent));
+      assert(JSON.stringify([...after].sort()) === JSON.stringify([...before, 'Talhão Sede'].sort()), `fields: ${after} (before ${before})`);
     });
     await step(page, 'pt-desktop-farm-rename-delete', async () => {
       await page.click('.topbar nav a[href="#/farms"]');
@@ -566,6 +870,224 @@ async function newUserDrawsAField(browser, url) {
       await page.click('.topbar .signout');
       await page.waitForSelector('form.auth-form .form-message[data-kind=info]');
     });
+  });
+}
+
+/** A webhook receiver on loopback: answers 200 and keeps what it received. */
+async function startReceiver() {
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/hook`, received, stop: () => new Promise((r) => server.close(r)) };
+}
+
+/** The health words of the field list, in order: [{name, health}]. */
+function fieldHealths(page) {
+  return page.$$eval('.field-item', (els) => els.map((el) => ({
+    name: el.querySelector('.field-name').textContent, health: el.querySelector('.badge.health')?.dataset.health ?? null,
+  })));
+}
+
+/** Pixels of `rgb` (±40) in the chart's canvas. */
+function chartPixels(page, rgb) {
+  return page.$eval('#chart canvas', (canvas, colour) => {
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && Math.abs(data[i] - colour[0]) + Math.abs(data[i + 1] - colour[1]) + Math.abs(data[i + 2] - colour[2]) < 40) n += 1;
+    }
+    return n;
+  }, rgb);
+}
+
+// The evidence's marks on the chart (web/src/app/chart.js EVIDENCE_EDGE).
+const EVIDENCE_RGB = [185, 28, 28];
+
+/**
+ * Signals on the demo (issue 14): the problem field shows ALERT or WATCH in the list and on the
+ * map, healthy fields OK; the inbox lists its signal; the signal's card explains it in the app's
+ * language with its evidence drawn on the chart; ack works (`ack`); the settings page saves the
+ * e-mail choice and manages a webhook (`settings`); the `signals` flag hides it all (`ops`).
+ */
+async function demoSignals(browser, url, lang, viewport, tag, { ack = false, settings = false, ops = null } = {}) {
+  const pt = lang === 'pt-BR';
+  await scenario(browser, tag, { lang, viewport }, async ({ page }) => {
+    await signIn(page, url, 'demo@vivacampo.dev', 'vivacampo-demo');
+    let problem = null;
+    await step(page, `${tag}-health`, async () => {
+      await page.waitForSelector('.farm-card');
+      await page.click('.farm-link');
+      await page.waitForSelector('.field-item .badge.health');
+      const healths = await fieldHealths(page);
+      assert(healths.every((f) => ['OK', 'WATCH', 'ALERT'].includes(f.health)), `health badges: ${JSON.stringify(healths)}`);
+      // The problem field and the degrading pasture need attention; the crops are OK.
+      problem = healths.find((f) => f.name.startsWith('Talhão 3') && ['ALERT', 'WATCH'].includes(f.health));
+      assert(problem, `the problem field needs attention: ${JSON.stringify(healths)}`);
+      assert(healths.some((f) => f.name.startsWith('Pastagem') && ['ALERT', 'WATCH'].includes(f.health)), `the pasture needs attention: ${JSON.stringify(healths)}`);
+      assert(healths.some((f) => f.health === 'OK'), `a healthy field: ${JSON.stringify(healths)}`);
+      const word = await page.locator('.field-item', { hasText: problem.name }).locator('.badge.health').textContent();
+      assert(word === (pt ? { ALERT: 'ALERTA', WATCH: 'ATENÇÃO' } : { ALERT: 'ALERT', WATCH: 'WATCH' })[problem.health], `badge word: ${word}`);
+      // On the map: its outline in the health colour, its label marked.
+      const colour = { WATCH: '#a16207', ALERT: '#b91c1c' }[problem.health];
+      const strokes = await page.$$eval('.leaflet-overlay-pane path.leaflet-interactive', (els) => els.map((e) => e.getAttribute('stroke')));
+      assert(strokes.includes(colour), `outline colours: ${strokes}`);
+      assert(await page.locator(`.field-label [data-health=${problem.health}] .health-dot`).count() >= 1, 'the label is marked');
+    });
+    let signalId = null;
+    await step(page, `${tag}-inbox`, async () => {
+      await page.click('.topbar nav a[href="#/signals"]');
+      await page.waitForSelector('#signal-list:not([aria-busy]) .signal-row');
+      const rows = await page.$$eval('.signal-row', (els) => els.map((el) => ({ id: el.dataset.id, status: el.dataset.status, text: el.textContent })));
+      const row = rows.find((r) => r.text.includes(problem.name) && ['OPEN', 'ACK'].includes(r.status));
+      assert(row, `the inbox lists the problem field's signal: ${JSON.stringify(rows.map((r) => r.text))}`);
+      assert(new RegExp(pt ? 'Semana \\d+ de \\d{4}' : 'Week \\d+, \\d{4}').test(row.text), `row week: ${row.text}`);
+      signalId = row.id;
+      // The inbox fits a phone: no sideways scrolling.
+      const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, view: document.documentElement.clientWidth }));
+      assert(widths.page <= widths.view, `inbox wider than the screen: ${JSON.stringify(widths)}`);
+      // Filters: by status, then a type it is not (nothing), then back.
+      await page.selectOption('#filter-status', 'RESOLVED');
+      await page.waitForFunction((id) => !document.querySelector(`.signal-row[data-id="${id}"]`) && !document.querySelector('#signal-list[aria-busy]'), signalId);
+      await page.selectOption('#filter-status', '');
+      await page.waitForSelector(`.signal-row[data-id="${signalId}"]`);
+      const type = await page.$eval(`.signal-row[data-id="${signalId}"]`, (el) => el.dataset.type);
+      await page.selectOption('#filter-type', type);
+      await page.waitForSelector(`.signal-row[data-id="${signalId}"]`);
+      await page.selectOption('#filter-type', '');
+      await page.waitForSelector(`.signal-row[data-id="${signalId}"]`);
+    });
+    await step(page, `${tag}-signal`, async () => {
+      await page.click(`.signal-row[data-id="${signalId}"] a`);
+      await page.waitForSelector('#signal-card:not([hidden]) .signal-explanation');
+      // In the app's language: the text the API gives for that language.
+      const api = await page.evaluate(async ([id, language]) => {
+        const { token } = JSON.parse(localStorage.getItem('vivacampo.session'));
+        return (await fetch(`/v1/signals/${id}`, { headers: { authorization: `Bearer ${token}`, 'accept-language': language } })).json();
+      }, [signalId, lang]);
+      const shown = { title: await page.textContent('.signal-card-title'), explanation: await page.textContent('.signal-explanation') };
+      assert(shown.title === api.title && shown.explanation === api.explanation && shown.explanation.length > 20, `signal text ${JSON.stringify(shown)} vs API ${JSON.stringify([api.title, api.explanation])}`);
+      assert(await page.locator('.signal-todo li').count() >= 1, 'actions listed');
+      assert(await page.locator('.signal-scenes li').count() >= 1, 'scene ids listed');
+      // Its evidence on the field's chart: marked weeks (and the band where it has one).
+      await waitProcessed(page);
+      await waitChart(page);
+      const marked = await page.$eval('#chart', (el) => Number(el.dataset.markedWeeks));
+      assert(marked > 0, `marked weeks: ${marked} (evidence ${JSON.stringify(api.evidence?.weeks)})`);
+      assert(await chartPixels(page, EVIDENCE_RGB) > 50, 'the evidence is drawn on the chart');
+      assert(await page.locator('.chart-legend .key.evidence').isVisible(), 'the evidence key shows');
+      await page.locator('#signal-card').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(shots, `${tag}-signal-card.png`) });
+      await page.locator('#chart').scrollIntoViewIfNeeded();
+    });
+    if (ack) {
+      await step(page, `${tag}-ack`, async () => {
+        await page.locator('#signal-card').scrollIntoViewIfNeeded();
+        assert(await page.locator('#signal-ack').count() === 1, 'an OPEN signal can be acknowledged');
+        await page.fill('#signal-note', 'Visitado: veranico confirmado.');
+        await page.selectOption('#signal-useful', 'yes');
+        await page.click('#signal-ack');
+        await waitToast(page, pt ? /marcado como visto/ : /marked as seen/);
+        await page.waitForSelector('#signal-card[data-status=ACK]');
+        assert(await page.locator('#signal-ack').count() === 0, 'ack is offered again');
+        assert(await page.locator('#signal-resolve').count() === 1, 'an administrator may resolve');
+        // The inbox says so too.
+        await page.click('.topbar nav a[href="#/signals"]');
+        await page.waitForSelector(`.signal-row[data-id="${signalId}"][data-status=ACK]`);
+        await page.goBack();
+        await page.waitForSelector('#signal-card:not([hidden])');
+      });
+    }
+    await step(page, `${tag}-healthy`, async () => {
+      await page.click('.close-signal');
+      await page.waitForSelector('#signal-card', { state: 'hidden' });
+      await page.$eval('#panel', (el) => { el.scrollTop = 0; });
+      await page.click('.back.linklike');
+      const healthy = (await fieldHealths(page)).find((f) => f.health === 'OK');
+      await page.locator('.field-item', { hasText: healthy.name }).click();
+      await page.waitForSelector('.field-facts .badge.health-OK');
+      await waitChart(page);
+      assert(await page.locator('#field-signals').isHidden(), 'a healthy field lists open signals');
+      assert(await page.$eval('#chart', (el) => el.dataset.markedWeeks) === '0', 'marks on a healthy field');
+    });
+    if (settings) {
+      const receiver = await startReceiver();
+      try {
+        await step(page, `${tag}-settings`, async () => {
+          await page.click('.topbar nav a[href="#/settings"]');
+          await page.waitForSelector('#notify-email');
+          await page.selectOption('#notify-email', 'daily');
+          await page.selectOption('#notify-language', lang);
+          await page.click('#save-notifications');
+          await page.waitForSelector('#notification-settings .form-message[data-kind=info]');
+          await page.reload();
+          await page.waitForSelector('#notify-email');
+          assert(await page.$eval('#notify-email', (el) => el.value) === 'daily', 'the e-mail choice is kept');
+          // A webhook: its secret shown once, a test ping delivered to the loopback receiver.
+          await page.waitForSelector('#webhooks form');
+          await page.fill('#webhooks input[name=url]', receiver.url);
+          await page.click('#add-webhook');
+          await page.waitForSelector('#webhook-secret:not([hidden]) code');
+          const secret = await page.textContent('#webhook-secret code');
+          assert(secret.length >= 16, `secret: ${secret}`);
+          await page.click('.webhook .test-webhook');
+          await waitToast(page, pt ? /Teste enviado/ : /Test sent/);
+          const deadline = Date.now() + 60_000;
+          while (!receiver.received.length && Date.now() < deadline) await page.waitForTimeout(500);
+          assert(receiver.received.length > 0, 'the receiver got the test ping');
+          assert(/^t=\d+,v1=[0-9a-f]{64}$/.test(receiver.received[0].headers['x-vivacampo-signature'] ?? ''), `signature header: ${JSON.stringify(receiver.received[0].headers)}`);
+          // The test opened the deliveries; the button toggles them: closed, then open again.
+          await page.click('.webhook .show-deliveries');
+          await page.waitForSelector('.deliveries[hidden]', { state: 'attached' });
+          await page.click('.webhook .show-deliveries');
+          await page.waitForSelector('.deliveries:not([hidden]) .badge.status-DELIVERED');
+          await page.reload();
+          await page.waitForSelector('#webhooks .webhook');
+          assert(await page.locator('#webhook-secret').isHidden(), 'the secret is shown again');
+          await page.click('.webhook .delete-webhook');
+          await answerDialog(page, true);
+          await page.waitForSelector('#webhooks .webhook', { state: 'detached' });
+        });
+      } finally {
+        await receiver.stop();
+      }
+    }
+    if (ops) {
+      await step(page, `${tag}-signals-off`, async () => {
+        ops('flag', 'set', 'signals', 'off', '--tenant', 'Fazenda Demo');
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          await page.goto(`${url}/#/farms`);
+          await page.reload();
+          await page.waitForSelector('.farm-card');
+          if (await page.locator('.topbar nav a[href="#/signals"]').count() === 0) break;
+          assert(Date.now() < deadline, 'the signals link goes within 20 s');
+          await page.waitForTimeout(1000);
+        }
+        await page.click('.farm-link');
+        await page.waitForSelector('.field-item');
+        assert(await page.locator('.field-item .badge.health, .field-label .health-dot').count() === 0, 'health shows with signals off');
+        assert(await page.locator('.topbar nav a[href="#/settings"]').count() === 0, 'settings link with signals off');
+        ops('flag', 'set', 'signals', 'on', '--tenant', 'Fazenda Demo');
+        // On again for the next tests: the fields show their health again within 20 s (the
+        // flags are cached for a few seconds in each process).
+        const onDeadline = Date.now() + 20_000;
+        for (;;) {
+          await page.reload();
+          await page.waitForSelector('.field-item');
+          if (await page.locator('.field-item .badge.health').count() > 0) break;
+          assert(Date.now() < onDeadline, 'health shows again within 20 s of signals on');
+          await page.waitForTimeout(1000);
+        }
+      });
+    }
   });
 }
 
@@ -626,10 +1148,104 @@ async function closedServerWithBasemap(browser) {
         assert(tileServer.hits.some((u) => /^\/osm\/\d+\/\d+\/\d+\.png$/.test(u)), `tile requests: ${tileServer.hits.slice(0, 3)}`);
         assert(await page.$eval('.basemap select option[value=osm]', (el) => el.textContent) === 'Mapa do servidor', 'the option names the server map');
       });
+      await step(page, 'pt-phone-drawing', async () => {
+        // While drawing on a phone the hint pill leaves the zoom buttons free, and has Cancel.
+        await page.click('#draw-field');
+        await page.waitForSelector('#cancel-draw');
+        const [pill, zoom, basemap] = await Promise.all(['.area-box', '.leaflet-control-zoom', '.basemap']
+          .map((sel) => page.$eval(sel, (el) => el.getBoundingClientRect().toJSON())));
+        const apart = (a, b) => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        assert(apart(pill, zoom) && apart(pill, basemap), `the pill covers a control: ${JSON.stringify({ pill, zoom, basemap })}`);
+        await page.screenshot({ path: join(shots, 'pt-phone-drawing-hint.png') });
+        await page.click('#cancel-draw');
+        await page.waitForSelector('.area-box', { state: 'hidden' });
+      });
     });
   } finally {
     await server.stop();
     await tileServer.stop();
+  }
+}
+
+/** `vivacampo imagery serve-catalog DIR` on `listen`; resolves with {address, stop()}. */
+async function startCatalog(dir, listen) {
+  const child = spawn(binary, ['imagery', 'serve-catalog', dir, '--listen', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const address = await new Promise((resolveAddress, reject) => {
+    child.on('exit', (code) => reject(new Error(`serve-catalog exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const found = /http:\/\/(\S+)/.exec(line);
+      if (found) resolveAddress(found[1]);
+    });
+  });
+  return {
+    address,
+    async stop() {
+      child.kill('SIGKILL');
+      await new Promise((r) => { if (child.exitCode !== null || child.signalCode) r(); else child.on('exit', r); });
+    },
+  };
+}
+
+/**
+ * A real dead job: a `serve` reads its imagery from a catalog server that dies mid-backfill, so
+ * the field's remaining weeks fail until DEAD; with the catalog back, the panel's retry button
+ * reprocesses them (as crates/vivacampo/tests/e2e.rs does through the API).
+ */
+async function deadJobsRetried(browser) {
+  const work = mkdtempSync(join(tmpdir(), 'vivacampo-web-outage-'));
+  const catalogDir = join(work, 'catalog');
+  const made = spawnSync(binary, ['imagery', 'demo-catalog', '--weeks', '12', '--size-m', '2000', '--out', catalogDir], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`demo-catalog failed: ${made.stderr}`);
+  let catalog = await startCatalog(catalogDir, '127.0.0.1:0');
+  const server = await startServer(['serve', '--imagery-source', `http://${catalog.address}`, '--backfill-weeks', '12', '--worker-concurrency', '1']);
+  try {
+    const call = async (method, path, token, body) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body && JSON.stringify(body),
+      });
+      return response.status === 204 ? null : response.json();
+    };
+    const { token } = await call('POST', '/v1/auth/signup', null, { email: 'ana@fazenda.dev', password: 'senha-muito-boa', name: 'Ana' });
+    const farm = await call('POST', '/v1/farms', token, { name: 'Fazenda Apagão' });
+    const [lon, lat] = [-50.905, -17.745];
+    const field = await call('POST', '/v1/aois', token, { farm_id: farm.id, name: 'Talhão Apagão', use_type: 'CROP',
+      geometry: { type: 'Polygon', coordinates: [[[lon - 0.002, lat - 0.002], [lon + 0.002, lat - 0.002], [lon + 0.002, lat + 0.002], [lon - 0.002, lat + 0.002], [lon - 0.002, lat - 0.002]]] } });
+    const weeks = async () => (await call('GET', `/v1/aois/${field.id}/weeks`, token)).items.length;
+    const until = async (what, test, seconds) => {
+      const deadline = Date.now() + seconds * 1000;
+      while (!(await test())) {
+        if (Date.now() > deadline) throw new Error(`${what} within ${seconds} s`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    await until('a first week processed', async () => (await weeks()) > 0, 120);
+    const listen = catalog.address;
+    await catalog.stop();
+    const count = async (status) => (await call('GET', `/v1/jobs?aoi_id=${field.id}&type=PROCESS_WEEK&status=${status}&page_size=100`, token)).total;
+    await until('the failing weeks settled', async () => (await count('PENDING')) + (await count('RUNNING')) + (await count('FAILED')) === 0, 240);
+    const dead = await count('DEAD');
+    assert(dead > 0 && (await weeks()) + dead === 12, `dead ${dead}, weeks ${await weeks()}`);
+    catalog = await startCatalog(catalogDir, listen);
+    await scenario(browser, 'en-desktop-dead', { lang: 'en', viewport: DESKTOP }, async ({ page }) => {
+      await signIn(page, server.url, 'ana@fazenda.dev', 'senha-muito-boa');
+      await step(page, 'en-desktop-dead-weeks', async () => {
+        await page.goto(`${server.url}/#/farms/${farm.id}/fields/${field.id}`);
+        await page.waitForSelector(`button >> text=Retry failed weeks (${dead})`);
+        const progress = await page.$eval('#progress', (el) => [Number(el.dataset.done), Number(el.dataset.total)]);
+        assert(progress[0] === 12 - dead && progress[1] === 12, `progress with dead weeks: ${progress}`);
+      });
+      await step(page, 'en-desktop-dead-retried', async () => {
+        await page.click(`button >> text=Retry failed weeks (${dead})`);
+        await waitToast(page, /Retry requested/);
+        const done = await waitProcessed(page);
+        assert(done.done === 12 && done.total === 12, `after the retry: ${JSON.stringify(done)}`);
+        assert(await page.locator('button >> text=/Retry failed weeks/').count() === 0, 'no dead weeks left');
+      });
+    });
+  } finally {
+    await server.stop();
+    await catalog.stop();
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -651,9 +1267,14 @@ try {
   await demoField(browser, server.url, 'en', DESKTOP, 'en-desktop', 1, true);
   await demoField(browser, server.url, 'pt-BR', PHONE, 'pt-phone', 1);
   await demoField(browser, server.url, 'en', PHONE, 'en-phone');
-  await demoField(browser, server.url, 'pt-BR', DESKTOP, 'pt-desktop-demo');
+  await demoField(browser, server.url, 'pt-BR', DESKTOP, 'pt-desktop-demo', 1, false, server.ops);
+  await demoSignals(browser, server.url, 'en', DESKTOP, 'en-desktop-signals', { ack: true, settings: true, ops: server.ops });
+  await demoSignals(browser, server.url, 'pt-BR', PHONE, 'pt-phone-signals');
+  await demoSignals(browser, server.url, 'pt-BR', DESKTOP, 'pt-desktop-signals', { settings: true });
+  await demoSignals(browser, server.url, 'en', PHONE, 'en-phone-signals');
   await workspaceSwitch(browser, server);
   await closedServerWithBasemap(browser);
+  await deadJobsRetried(browser);
 } catch {
   failed = true;
 } finally {

@@ -39,6 +39,11 @@ export function setSession(login) {
   else localStorage.removeItem(SESSION_KEY);
 }
 
+/** The member's role in the current workspace (null when signed out). */
+export function currentRole() {
+  return session?.tenant?.role ?? null;
+}
+
 /** Whether the current role may change farms, fields and jobs (VIEWERs only read). */
 export function canEdit() {
   return Boolean(session) && session.tenant?.role !== 'VIEWER';
@@ -48,8 +53,10 @@ export function onExpired(listener) {
   expiredListener = listener;
 }
 
-export async function request(method, path, body, { auth = true } = {}) {
+export async function request(method, path, body, { auth = true, lang = null } = {}) {
   const headers = { accept: 'application/json' };
+  // Signals are written in the caller's language (API.md): the app's, not the browser's.
+  if (lang) headers['accept-language'] = lang;
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (auth && session) headers.authorization = `Bearer ${session.token}`;
   let response;
@@ -97,6 +104,7 @@ export const api = {
   logout: () => request('POST', '/v1/auth/logout'),
   switchWorkspace: (tenantId) => request('POST', '/v1/auth/workspaces/switch', { tenant_id: tenantId }),
   me: () => request('GET', '/v1/me'),
+  flags: () => request('GET', '/v1/flags'),
   farms: () => request('GET', '/v1/farms?page_size=200'),
   farm: (id) => request('GET', `/v1/farms/${id}`),
   createFarm: (name) => request('POST', '/v1/farms', { name }),
@@ -111,9 +119,19 @@ export const api = {
   deleteAoi: (id) => request('DELETE', `/v1/aois/${id}`),
   weeks: (id) => request('GET', `/v1/aois/${id}/weeks`),
   raster: (id, year, week) => download(`/v1/aois/${id}/weeks/${year}/${week}/raster.tif`),
-  history: (id, index) => request('GET', `/v1/aois/${id}/history?index=${index}`),
+  history: (id, index) => request('GET', `/v1/aois/${id}/history?index=${index}&compare=previous_season`),
   jobs: (query = '') => request('GET', `/v1/jobs?page_size=50${query}`),
   retryJob: (id) => request('POST', `/v1/jobs/${id}/retry`),
   indices: () => request('GET', '/v1/indices'),
+  signals: (query, lang) => request('GET', `/v1/signals?page_size=200${query}`, undefined, { lang }),
+  signal: (id, lang) => request('GET', `/v1/signals/${id}`, undefined, { lang }),
+  signalAction: (id, action, body, lang) => request('POST', `/v1/signals/${id}/${action}`, body, { lang }),
+  notifications: () => request('GET', '/v1/me/notifications'),
+  saveNotifications: (body) => request('PUT', '/v1/me/notifications', body),
+  webhooks: () => request('GET', '/v1/webhooks'),
+  createWebhook: (body) => request('POST', '/v1/webhooks', body),
+  deleteWebhook: (id) => request('DELETE', `/v1/webhooks/${id}`),
+  testWebhook: (id) => request('POST', `/v1/webhooks/${id}/test`),
+  deliveries: (id) => request('GET', `/v1/webhooks/${id}/deliveries`),
   tileJson: (aoiId, index, year, week) => request('GET', `/v1/tiles/aois/${aoiId}/tilejson.json?index=${index}&year=${year}&week=${week}`),
 };

@@ -8,6 +8,7 @@ const COLORMAPS = {
   blues: ['#f7fbff', '#d6e6f4', '#abd0e6', '#6aaed6', '#3787c0', '#115ca5', '#08306b'],
   ylgn: ['#ffffe5', '#edf8b2', '#bce395', '#77c679', '#379e54', '#0c723b', '#004529'],
   spectral: ['#9e0142', '#e95c47', '#fdbf6f', '#ffffbe', '#bfe5a0', '#56b0ad', '#5e4fa2'],
+  rdylbu: ['#a50026', '#ea5739', '#fdbf71', '#feffc0', '#bde2ee', '#6399c7', '#313695'],
 };
 
 function colors(colormap) {
@@ -17,19 +18,19 @@ function colors(colormap) {
 
 /** [name, title, range, colormap, english description, portuguese description] */
 const BUILT_IN = [
-  ['ndvi', 'NDVI', [-0.2, 0.8], 'rdylgn', 'Normalized Difference Vegetation Index: green biomass and vigour.', 'Índice de vegetação por diferença normalizada: biomassa verde e vigor.'],
-  ['ndre', 'NDRE', [-0.2, 0.6], 'rdylgn', 'Normalized Difference Red Edge: chlorophyll in dense canopies.', 'Diferença normalizada na borda do vermelho: clorofila em dosséis densos.'],
-  ['evi', 'EVI', [-0.2, 0.8], 'rdylgn', 'Enhanced Vegetation Index: vigour without saturation in dense canopies.', 'Índice de vegetação realçado: vigor sem saturar em dosséis densos.'],
-  ['savi', 'SAVI', [-0.2, 0.8], 'rdylgn', 'Soil-Adjusted Vegetation Index: vigour over bright or sparse soil.', 'Índice de vegetação ajustado ao solo: vigor sobre solo exposto ou cobertura rala.'],
-  ['gndvi', 'GNDVI', [-0.2, 0.8], 'ylgn', 'Green NDVI: chlorophyll, more sensitive than NDVI late in the season.', 'NDVI verde: clorofila, mais sensível que o NDVI no fim do ciclo.'],
-  ['ndmi', 'NDMI', [-0.5, 0.5], 'blues', 'Normalized Difference Moisture Index: canopy water content.', 'Índice de umidade por diferença normalizada: água no dossel.'],
-  ['ndwi', 'NDWI', [-0.5, 0.5], 'blues', 'Normalized Difference Water Index: open water.', 'Índice de água por diferença normalizada: água livre.'],
-  ['reci', 'CIre', [0, 5], 'viridis', 'Red-edge Chlorophyll Index: leaf chlorophyll and nitrogen.', 'Índice de clorofila na borda do vermelho: clorofila e nitrogênio foliar.'],
-  ['msi', 'MSI', [0, 2], 'spectral_r', 'Moisture Stress Index: higher is drier (> 1.6 severe stress).', 'Índice de estresse hídrico: quanto maior, mais seco (> 1,6 estresse severo).'],
-  ['nbr', 'NBR', [-0.5, 0.5], 'rdylgn', 'Normalized Burn Ratio: burnt areas and harvest.', 'Razão normalizada de queima: áreas queimadas e colheita.'],
-  ['bsi', 'BSI', [-0.5, 0.5], 'spectral_r', 'Bare Soil Index: exposed soil.', 'Índice de solo exposto.'],
-  ['ari', 'ARI', [0, 5], 'viridis', 'Anthocyanin Reflectance Index: plant stress pigments.', 'Índice de antocianinas: pigmentos de estresse da planta.'],
-  ['cri', 'CRI', [0, 10], 'viridis', 'Carotenoid Reflectance Index.', 'Índice de carotenoides.'],
+  ['ndvi', 'NDVI', [0, 0.9], 'rdylgn', 'Normalized Difference Vegetation Index: green biomass and vigour (bare soil < 0.2, sparse 0.2–0.5, dense canopy > 0.6).', 'Índice de vegetação por diferença normalizada: biomassa verde e vigor (solo exposto < 0,2, ralo 0,2–0,5, dossel denso > 0,6).'],
+  ['ndre', 'NDRE', [0, 0.7], 'rdylgn', 'Normalized Difference Red Edge: chlorophyll in dense canopies.', 'Diferença normalizada na borda do vermelho: clorofila em dosséis densos.'],
+  ['evi', 'EVI', [0, 0.8], 'rdylgn', 'Enhanced Vegetation Index: vigour without saturation in dense canopies.', 'Índice de vegetação realçado: vigor sem saturar em dosséis densos.'],
+  ['savi', 'SAVI', [0, 0.7], 'rdylgn', 'Soil-Adjusted Vegetation Index: vigour over bright or sparse soil.', 'Índice de vegetação ajustado ao solo: vigor sobre solo exposto ou cobertura rala.'],
+  ['gndvi', 'GNDVI', [0.2, 0.8], 'ylgn', 'Green NDVI: chlorophyll, more sensitive than NDVI late in the season.', 'NDVI verde: clorofila, mais sensível que o NDVI no fim do ciclo.'],
+  ['ndmi', 'NDMI', [-0.4, 0.5], 'rdylbu', 'Normalized Difference Moisture Index: canopy water content (bare or dry < 0, well-watered canopy > 0.3).', 'Índice de umidade por diferença normalizada: água no dossel (solo exposto ou seco < 0, dossel bem hidratado > 0,3).'],
+  ['ndwi', 'NDWI', [-0.8, 0], 'viridis', 'Normalized Difference Water Index (McFeeters): open water above 0; vegetation −0.8…−0.4, bare soil −0.4…−0.1.', 'Índice de água por diferença normalizada (McFeeters): água livre acima de 0; vegetação −0,8…−0,4, solo exposto −0,4…−0,1.'],
+  ['reci', 'CIre', [0, 4], 'viridis', 'Red-edge Chlorophyll Index: leaf chlorophyll and nitrogen.', 'Índice de clorofila na borda do vermelho: clorofila e nitrogênio foliar.'],
+  ['msi', 'MSI', [0.2, 2], 'spectral_r', 'Moisture Stress Index: higher is drier (< 0.6 well hydrated, > 1.6 severe stress).', 'Índice de estresse hídrico: quanto maior, mais seco (< 0,6 bem hidratado, > 1,6 estresse severo).'],
+  ['nbr', 'NBR', [-0.2, 0.7], 'rdylgn', 'Normalized Burn Ratio: burnt areas and harvest.', 'Razão normalizada de queima: áreas queimadas e colheita.'],
+  ['bsi', 'BSI', [-0.5, 0.3], 'spectral_r', 'Bare Soil Index: exposed soil.', 'Índice de solo exposto.'],
+  ['ari', 'ARI', [2, 7], 'viridis', 'Anthocyanin Reflectance Index: plant stress pigments.', 'Índice de antocianinas: pigmentos de estresse da planta.'],
+  ['cri', 'CRI', [0, 30], 'viridis', 'Carotenoid Reflectance Index.', 'Índice de carotenoides.'],
 ];
 
 function legendOf(range, colormap) {
@@ -62,4 +63,10 @@ export function legendGradient(legend) {
   const hi = legend.at(-1).value;
   const span = hi - lo || 1;
   return `linear-gradient(to right, ${legend.map((s) => `${s.color} ${(((s.value - lo) / span) * 100).toFixed(1)}%`).join(', ')})`;
+}
+
+/** The catalogue split for the index selector: optical indices, then radar ones (`sensor: "radar"`). */
+export function groupIndices(indices) {
+  const radar = (indices ?? []).filter((i) => i.sensor === 'radar');
+  return { optical: (indices ?? []).filter((i) => i.sensor !== 'radar'), radar };
 }

@@ -1,11 +1,14 @@
 // The app shell: language, session, hash routes (#/signin, #/signup, #/farms, #/farms/{id},
-// #/farms/{id}/fields/{aoi}, #/jobs) and the screens that are not the map.
+// #/farms/{id}/fields/{aoi}, #/farms/{id}/fields/{aoi}/signals/{signal}, #/signals, #/settings,
+// #/jobs) and the screens that are not the map.
 
 import { api, canEdit, currentSession, onExpired, setSession } from './api.js';
 import { h, ask, toast } from './dom.js';
 import { countFields, describeError, detectLanguage, translator } from './i18n.js';
 import { formatDateTime, formatHectares } from './format.js';
 import { renderFarm } from './farm.js';
+import { visibleParts } from './flags.js';
+import { inboxScreen, settingsScreen } from './inbox.js';
 
 const LANG_KEY = 'vivacampo.lang';
 
@@ -15,6 +18,10 @@ export const app = {
   flash: null,
   returnTo: null,
   cleanup: null,
+  // The workspace's feature flags (GET /v1/flags) and the workspace they are for.
+  flags: null,
+  flagsTenant: null,
+  flagsLoading: null,
 };
 app.t = translator(app.lang);
 
@@ -71,12 +78,15 @@ function topbar(active) {
           } catch (error) { showError(error); }
         },
       }, memberships.map((m) => h('option', { value: m.tenant_id, selected: m.tenant_id === session.tenant.id }, m.tenant_name))))
-    : h('span', { class: 'workspace-name', title: t('nav.workspace') }, session?.tenant?.name ?? '');
+    : h('span', { class: 'workspace-name', title: t('nav.workspace') }, h('span', { class: 'workspace-kind' }, t('nav.workspace')), ' ', session?.tenant?.name ?? '');
   return h('header', { class: 'topbar' },
     logo(),
     h('nav', { 'aria-label': 'VivaCampo' },
       h('a', { href: '#/farms', 'aria-current': active === 'farms' ? 'page' : null }, t('nav.farms')),
-      h('a', { href: '#/jobs', 'aria-current': active === 'jobs' ? 'page' : null }, t('nav.jobs'))),
+      visibleParts(app.flags).signals && h('a', { href: '#/signals', class: 'nav-signals', 'aria-current': active === 'signals' ? 'page' : null }, t('nav.signals')),
+      h('a', { href: '#/jobs', 'aria-current': active === 'jobs' ? 'page' : null }, h('span', { class: 'nav-text' }, t('nav.jobs')), h('span', { class: 'nav-short', 'aria-hidden': 'true' }, t('nav.jobsShort'))),
+      visibleParts(app.flags).signals && h('a', { href: '#/settings', class: 'nav-settings', title: t('nav.settings'), 'aria-label': t('nav.settings'), 'aria-current': active === 'settings' ? 'page' : null },
+        h('span', { class: 'nav-icon', 'aria-hidden': 'true' }, '⚙'), h('span', { class: 'nav-text' }, t('nav.settings')))),
     h('div', { class: 'spacer' }),
     workspace,
     languageButton(),
@@ -90,7 +100,7 @@ async function signOut() {
   navigate('#/signin');
 }
 
-function mount(active, ...content) {
+export function mount(active, ...content) {
   const root = document.getElementById('app');
   root.replaceChildren(topbar(active), h('main', { id: 'main', class: `screen screen-${active}` }, ...content));
 }
@@ -137,7 +147,7 @@ function authScreen(mode) {
   message,
   signup ? input('name', 'text', t('auth.name'), { autocomplete: 'name' }) : null,
   input('email', 'email', t('auth.email'), { autocomplete: 'email' }),
-  input('password', 'password', t('auth.password'), { autocomplete: signup ? 'new-password' : 'current-password', minlength: signup ? 8 : null }),
+  input('password', 'password', t('auth.password'), { autocomplete: signup ? 'new-password' : 'current-password', minlength: signup ? 10 : null }),
   signup ? h('p', { class: 'hint' }, t('auth.passwordHint')) : null,
   signup ? h('label', { class: 'field' }, h('span', {}, t('auth.workspace')), h('input', { name: 'workspace', type: 'text' })) : null,
   h('button', { class: 'btn primary wide', type: 'submit' }, signup ? t('auth.signup') : t('auth.signin')),
@@ -242,10 +252,12 @@ async function jobsScreen() {
       h('button', { class: 'btn ghost', type: 'button', onclick: () => jobsScreen() }, t('jobs.refresh'))),
     h('div', { class: 'table-wrap' }, h('table', { class: 'jobs' },
       h('thead', {}, h('tr', {}, ...['jobs.type', 'jobs.field', 'jobs.status', 'jobs.attempts', 'jobs.progress', 'jobs.created', 'jobs.error']
-        .map((k) => h('th', { scope: 'col' }, t(k))))),
+        .map((k) => h('th', { scope: 'col', class: `col-${k.split('.')[1]}` }, t(k))))),
       body))));
   try {
-    const [jobs, fields] = await Promise.all([api.jobs(), api.allAois()]);
+    const [all, fields] = await Promise.all([api.jobs(), api.allAois()]);
+    // RETENTION is the operator's housekeeping, not the farm's work.
+    const jobs = { ...all, items: all.items.filter((job) => job.type !== 'RETENTION') };
     const fieldNames = new Map(fields.items.map((aoi) => [aoi.id, { name: aoi.name, farm: aoi.farm_id }]));
     if (jobs.items.length === 0) {
       body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, t('jobs.empty'))));
@@ -255,14 +267,14 @@ async function jobsScreen() {
       const field = fieldNames.get(job.aoi_id);
       const retryable = ['FAILED', 'DEAD', 'CANCELLED'].includes(job.status);
       return h('tr', {},
-        h('td', {}, t(`type.${job.type}`)),
+        h('td', {}, job.week ? t('jobs.week', { key: job.week }) : t(`type.${job.type}`)),
         h('td', {}, field ? h('a', { href: `#/farms/${field.farm}/fields/${job.aoi_id}` }, field.name) : '–'),
         h('td', {}, h('span', { class: `badge status-${job.status}` }, t(`status.${job.status}`))),
-        h('td', { class: 'num' }, `${job.attempts}/${job.max_attempts}`),
-        h('td', { class: 'num' }, job.progress?.total ? `${job.progress.done}/${job.progress.total}` : '–'),
-        h('td', {}, formatDateTime(app.lang, job.created_at)),
+        h('td', { class: 'num col-attempts' }, `${job.attempts}/${job.max_attempts}`),
+        h('td', { class: 'num col-progress' }, job.progress?.total ? `${job.progress.done}/${job.progress.total}` : '–'),
+        h('td', { class: 'col-created' }, formatDateTime(app.lang, job.created_at)),
         h('td', { class: 'error-cell' }, job.last_error ?? '',
-          retryable && canEdit() ? h('button', {
+          retryable && canEdit() && visibleParts(app.flags).retry ? h('button', {
             class: 'btn ghost small', type: 'button',
             onclick: async () => { try { await api.retryJob(job.id); jobsScreen(); } catch (error) { showError(error); } },
           }, t('jobs.retry')) : null));
@@ -285,15 +297,35 @@ function route() {
     authScreen(parts[0] === 'signup' ? 'signup' : 'signin');
     return;
   }
+  const tenant = currentSession().tenant?.id ?? null;
+  if (app.flagsTenant !== tenant) {
+    // Signed in or switched workspace: its flags first (on error, everything shows).
+    app.flagsTenant = tenant;
+    app.flags = null;
+    // Routes asked for meanwhile wait too: the screen is drawn once, for the latest address.
+    app.flagsLoading = api.flags().then((flags) => { app.flags = flags; }, () => {}).finally(() => {
+      app.flagsLoading = null;
+      route();
+    });
+    return;
+  }
+  if (app.flagsLoading) return;
   if (parts[0] === 'signin' || parts[0] === 'signup' || parts.length === 0) {
     navigate('#/farms');
     return;
   }
+  const signals = visibleParts(app.flags).signals;
   if (parts[0] === 'jobs') {
     jobsScreen();
+  } else if (parts[0] === 'signals' && signals) {
+    inboxScreen();
+  } else if (parts[0] === 'settings' && signals) {
+    settingsScreen();
   } else if (parts[0] === 'farms' && isId(parts[1])) {
     mount('farm');
-    app.cleanup = renderFarm(document.getElementById('main'), parts[1], parts[2] === 'fields' && isId(parts[3]) ? parts[3] : null);
+    const field = parts[2] === 'fields' && isId(parts[3]) ? parts[3] : null;
+    const signal = field && signals && parts[4] === 'signals' && isId(parts[5]) ? parts[5] : null;
+    app.cleanup = renderFarm(document.getElementById('main'), parts[1], field, signal);
   } else {
     farmsScreen();
   }

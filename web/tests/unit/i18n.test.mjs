@@ -108,7 +108,7 @@ test('other errors are in words by code and by the server message', () => {
   const closed = { code: 'FORBIDDEN', message: 'sign-up is disabled on this server; ask an administrator for an account' };
   assert.equal(describeError(en, closed), 'Sign-up is closed on this server. Ask an administrator for an account.');
   assert.equal(describeError(pt, { code: 'FORBIDDEN', message: 'this action needs the OPERATOR role; you are VIEWER' }), 'Esta ação exige o papel operador; o seu é leitor.');
-  assert.equal(describeError(pt, { code: 'QUOTA_EXCEEDED', message: 'area quota exceeded: 1234.5 ha would exceed the limit of 1000.00 ha' }), 'Limite do plano atingido: 1.234,50 ha ultrapassaria o máximo de 1.000,00 ha.');
+  assert.equal(describeError(pt, { code: 'QUOTA_EXCEEDED', message: 'area quota exceeded: 1234.5 ha would exceed the limit of 1000.00 ha' }), 'Limite do plano atingido: 1.234,5 ha ultrapassaria o máximo de 1.000,0 ha.');
   assert.equal(describeError(en, { code: 'QUOTA_EXCEEDED', message: 'field quota exceeded: 10 of 10 fields in use' }), 'Plan limit reached: 10 of 10 fields in use.');
   assert.equal(describeError(en, { code: 'UNAUTHENTICATED', message: 'wrong email or password' }), 'Wrong email or password.');
   assert.equal(describeError(en, { code: 'RATE_LIMITED', message: 'too many requests; try again in 42 s' }), 'Too many attempts. Try again in 42 s.');
