@@ -160,10 +160,13 @@ async function newPage(browser, { lang, viewport, view, basemap = 'none' }) {
   // Statuses a step provokes on purpose (a wrong password's 401, a refused shape's 400…);
   // every other 4xx/5xx of the API is a problem, as is any other console error.
   const expected = new Set();
+  // Statuses a step provokes on some paths only, while it lasts: [status, path pattern].
+  const expectedOn = [];
   page.on('pageerror', (error) => problems.push(error.message));
   page.on('response', (response) => {
     const url = new URL(response.url());
     if (!url.pathname.startsWith('/v1/') || response.status() < 400 || expected.has(response.status())) return;
+    if (expectedOn.some(([status, path]) => status === response.status() && path.test(url.pathname))) return;
     problems.push(`${response.request().method()} ${url.pathname} answered ${response.status()}`);
   });
   page.on('console', (message) => {
@@ -175,7 +178,19 @@ async function newPage(browser, { lang, viewport, view, basemap = 'none' }) {
     if (/Failed to load resource: net::ERR_FAILED/.test(text) && !message.location().url.includes('/v1/')) return;
     problems.push(text);
   });
-  return { context, page, tiles, problems, expect: (...statuses) => statuses.forEach((s) => expected.add(s)) };
+  return {
+    context,
+    page,
+    tiles,
+    problems,
+    expect: (...statuses) => statuses.forEach((s) => expected.add(s)),
+    // Returns the function that ends the expectation.
+    expectOn: (status, path) => {
+      const entry = [status, path];
+      expectedOn.push(entry);
+      return () => expectedOn.splice(expectedOn.indexOf(entry), 1);
+    },
+  };
 }
 
 async function signIn(page, url, email, password) {
@@ -341,7 +356,7 @@ async function reloadUntil(page, what, test, seconds) {
 
 async function demoField(browser, url, lang, viewport, tag, fieldPosition = 1, checkSessions = false, ops = null) {
   const pt = lang === 'pt-BR';
-  await scenario(browser, tag, { lang, viewport }, async ({ page, tiles, expect }) => {
+  await scenario(browser, tag, { lang, viewport }, async ({ page, tiles, expect, expectOn }) => {
     await step(page, `${tag}-signin`, async () => {
       await page.goto(url);
       await page.waitForSelector('form.auth-form');
@@ -442,8 +457,12 @@ async function demoField(browser, url, lang, viewport, tag, fieldPosition = 1, c
       await page.locator('.weather-panel').scrollIntoViewIfNeeded();
     });
     if (ops) {
+      let weatherTurningOff = () => {};
       await step(page, `${tag}-weather-off`, async () => {
         // The operator turns weather off for the demo workspace: within 10 s the panel goes.
+        // A page loaded as a replica's flags refresh (every 5 s) may still have been told
+        // weather is on, and its weather requests then meet the flag: 503 FEATURE_DISABLED.
+        weatherTurningOff = expectOn(503, /^\/v1\/aois\/[^/]+\/weather(\/forecast)?$/);
         ops('flag', 'set', 'weather', 'off', '--tenant', 'Fazenda Demo');
         await reloadUntil(page, 'the weather panel goes', async () => await page.locator('.weather-panel').count() === 0, 15);
         const flags = await page.evaluate(async () => {
@@ -457,6 +476,7 @@ async function demoField(browser, url, lang, viewport, tag, fieldPosition = 1, c
         assert(await page.locator('#download-tif').count() === 1, 'other parts stay');
       });
       await step(page, `${tag}-weather-on`, async () => {
+        weatherTurningOff();
         ops('flag', 'set', 'weather', 'on', '--tenant', 'Fazenda Demo');
         await reloadUntil(page, 'the weather panel comes back', () => weatherShown(page), 20);
       });
