@@ -80,11 +80,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Maps an object_store error for `url`, recognising "not found" and a server that answered
-    /// a range request with the whole body (object_store refuses those as non-partial).
+    /// a range request with the whole body (object_store refuses those as non-partial). S3
+    /// answers 404 for a missing bucket too (`NoSuchBucket`): that is a broken store, not an
+    /// absent key.
     pub(crate) fn store(url: &str, source: object_store::Error) -> Error {
-        if matches!(source, object_store::Error::NotFound { .. }) {
-            return Error::NotFound { url: url.into() };
-        }
+        let mut missing_bucket = false;
         let mut cause: Option<&dyn std::error::Error> = Some(&source);
         while let Some(c) = cause {
             let msg = c.to_string();
@@ -92,7 +92,11 @@ impl Error {
             if msg.contains("Range request not supported") || msg.contains("non-partial response") {
                 return Error::RangeIgnored { url: url.into() };
             }
+            missing_bucket |= msg.contains("NoSuchBucket");
             cause = c.source();
+        }
+        if matches!(source, object_store::Error::NotFound { .. }) && !missing_bucket {
+            return Error::NotFound { url: url.into() };
         }
         Error::Store {
             url: url.into(),

@@ -11,8 +11,8 @@ use vivacampo_raster::geo::{GeoTransform, Georef};
 use vivacampo_raster::raster::{Buffer, Raster};
 use vivacampo_raster::tiff::Window;
 
-#[tokio::test]
-async fn raster_store_and_range_reads_on_s3() {
+/// The test server's options, or `None` (skipped) without one.
+fn test_server() -> Option<S3Options> {
     let Ok(endpoint) = std::env::var("VIVACAMPO_TEST_S3_ENDPOINT") else {
         // As vivacampo_store::testing::skip_for_want_of (this crate does not depend on it).
         let required =
@@ -22,17 +22,43 @@ async fn raster_store_and_range_reads_on_s3() {
             "VIVACAMPO_TEST_S3_ENDPOINT is not set, but VIVACAMPO_TEST_REQUIRE_ALL requires every test to run"
         );
         eprintln!("skipped: VIVACAMPO_TEST_S3_ENDPOINT is not set");
-        return;
+        return None;
     };
-    let bucket = std::env::var("VIVACAMPO_TEST_S3_BUCKET").unwrap_or("vivacampo-test".into());
-    let s3 = S3Options {
+    Some(S3Options {
         endpoint: Some(endpoint),
         region: Some("us-east-1".into()),
         access_key_id: Some("test".into()),
         secret_access_key: Some("test".into()),
         allow_http: Some(true),
         ..S3Options::default()
+    })
+}
+
+/// A bucket that does not exist (deleted, or a typo in `raster_store`) is not a readable store
+/// whose keys are merely absent: a tiler's readiness probe fails, and reads are store errors,
+/// not "not found".
+#[tokio::test]
+async fn a_missing_bucket_is_neither_readable_nor_writable() {
+    let Some(s3) = test_server() else {
+        return;
     };
+    let bucket = format!("no-such-bucket-{}", Uuid::new_v4().simple());
+    let store = RasterStore::s3(&format!("s3://{bucket}/x"), &s3, &HttpOptions::default()).unwrap();
+    assert!(store.check_readable().await.is_err());
+    assert!(store.check_writable().await.is_err());
+    let read = store.get("tenants/a.tif").await.unwrap_err();
+    assert!(
+        !matches!(read, vivacampo_imagery::Error::NotFound { .. }),
+        "{read}"
+    );
+}
+
+#[tokio::test]
+async fn raster_store_and_range_reads_on_s3() {
+    let Some(s3) = test_server() else {
+        return;
+    };
+    let bucket = std::env::var("VIVACAMPO_TEST_S3_BUCKET").unwrap_or("vivacampo-test".into());
     let prefix = format!("run-{}", Uuid::new_v4());
     let store = RasterStore::s3(
         &format!("s3://{bucket}/{prefix}"),
