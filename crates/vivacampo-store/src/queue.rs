@@ -521,6 +521,18 @@ impl Store {
 
     /// Leases the next ready job to `worker_id` for `lease`, or returns `None` if none is ready.
     pub async fn lease_job(&self, worker_id: &str, lease: Duration) -> Result<Option<LeasedJob>> {
+        self.lease_job_timed(worker_id, lease, None).await
+    }
+
+    /// [`Store::lease_job`], the attempt limited to `timeout` instead of its job type's own
+    /// limit when given. The limit is recorded on the job, so `ops status` judges a running
+    /// job by the limit in force.
+    pub async fn lease_job_timed(
+        &self,
+        worker_id: &str,
+        lease: Duration,
+        timeout: Option<Duration>,
+    ) -> Result<Option<LeasedJob>> {
         let mut tx = self.begin().await?;
         let now = now_ms();
         // Job types whose feature flag is off stay where they are (see `flags`).
@@ -541,16 +553,22 @@ impl Store {
             tx.commit().await?;
             return Ok(None);
         };
-        sqlx::query(
+        let set_timeout = match timeout {
+            Some(_) => ", timeout_ms = $5",
+            None => "",
+        };
+        let mut start = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_owner = $1, lease_expires_at = $2,
-             started_at = $3, finished_at = NULL, updated_at = $3 WHERE id = $4",
-        )
+             started_at = $3, finished_at = NULL, updated_at = $3{set_timeout} WHERE id = $4"
+        )))
         .bind(worker_id)
         .bind(now + lease.as_millis() as i64)
         .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&id);
+        if let Some(limit) = timeout {
+            start = start.bind(limit.as_millis() as i64);
+        }
+        start.execute(&mut *tx).await?;
         let job = job_by_id(&mut tx, None, &id).await?;
         let timeout_ms: i64 = sqlx::query_scalar("SELECT timeout_ms FROM jobs WHERE id = $1")
             .bind(&id)

@@ -199,6 +199,41 @@ async fn processes_record_deploys_and_heartbeats() {
     }
 }
 
+/// A worker's `job_timeout` replaces the job type's limit for the attempt it leases, and is
+/// recorded on the job: `ops status` counts the attempt as past its timeout by that limit.
+#[tokio::test]
+async fn a_lease_with_a_timeout_records_the_limit_in_force() {
+    for db in TestDb::all().await {
+        let store = &db.store;
+        let a = tenant(store, "a@x.io").await;
+        let timed = store.enqueue(job(&a, JobType::ProcessWeek)).await.unwrap();
+        let leased = store
+            .lease_job_timed("w1", LEASE, Some(Duration::from_millis(50)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.job.id, timed.job.id);
+        assert_eq!(leased.timeout, Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(
+            store.running_past_timeout().await.unwrap(),
+            vec![(JobType::ProcessWeek, 1)]
+        );
+        // Without one, the type's own limit (5 minutes for imagery).
+        store
+            .enqueue(job(&a, JobType::ProcessWeather))
+            .await
+            .unwrap();
+        let own = store.lease_job("w1", LEASE).await.unwrap().unwrap();
+        assert_eq!(own.timeout, Duration::from_secs(300));
+        assert_eq!(
+            store.running_past_timeout().await.unwrap(),
+            vec![(JobType::ProcessWeek, 1)]
+        );
+        db.drop_db().await;
+    }
+}
+
 #[tokio::test]
 async fn flags_outlive_a_saturated_database_without_each_read_waiting() {
     let db = TestDb::sqlite_with(1, Duration::from_millis(300)).await;

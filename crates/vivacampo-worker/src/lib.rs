@@ -11,9 +11,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
+use vivacampo_core::jobs::JobType;
 use vivacampo_core::metrics::{JOB_BUCKETS, Registry};
 use vivacampo_store::Store;
 use vivacampo_store::queue::{LeaseState, LeasedJob};
+
+/// Job attempts finished, by type and outcome.
+const JOBS_FINISHED: &str = "vivacampo_jobs_finished_total";
+const JOBS_FINISHED_HELP: &str = "Job attempts finished, by type and outcome.";
 
 mod field_week_job;
 pub mod handlers;
@@ -42,6 +47,9 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long running jobs may finish after shutdown starts before they are released.
     pub shutdown_grace: Duration,
+    /// Longest one attempt may run before it is stopped and retried; `None`: each job type's
+    /// own limit.
+    pub job_timeout: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -56,6 +64,7 @@ impl WorkerConfig {
             heartbeat: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(20),
+            job_timeout: None,
         }
     }
 }
@@ -115,6 +124,19 @@ impl<H: JobHandler + 'static> Worker<H> {
         let mut running = JoinSet::new();
         let (force_tx, force_rx) = watch::channel(false);
         tracing::info!(worker_id = %self.config.worker_id, concurrency = self.config.concurrency, "worker started");
+        // `VivaCampoJobsTimingOut` takes the increase of these series: each must exist at 0
+        // before its first timeout, or that first one would not count.
+        for job_type in JobType::ALL {
+            self.metrics.inc(
+                JOBS_FINISHED,
+                JOBS_FINISHED_HELP,
+                &[
+                    ("type", job_type.as_str()),
+                    ("outcome", Outcome::TimedOut.as_str()),
+                ],
+                0.0,
+            );
+        }
         // Reclaiming runs beside the loop: a worker whose slots are all busy with long jobs
         // must still hand a dead worker's jobs back to the queue.
         let reclaimer = tokio::spawn(reclaim_expired_leases(
@@ -130,7 +152,11 @@ impl<H: JobHandler + 'static> Worker<H> {
             };
             match self
                 .store
-                .lease_job(&self.config.worker_id, self.config.lease)
+                .lease_job_timed(
+                    &self.config.worker_id,
+                    self.config.lease,
+                    self.config.job_timeout,
+                )
                 .await
             {
                 Ok(Some(leased)) => {
@@ -299,8 +325,8 @@ impl<H: JobHandler + 'static> Attempt<H> {
         let seconds = started.elapsed().as_secs_f64();
         let job_type = job.job_type.as_str();
         self.metrics.inc(
-            "vivacampo_jobs_finished_total",
-            "Job attempts finished, by type and outcome.",
+            JOBS_FINISHED,
+            JOBS_FINISHED_HELP,
             &[("type", job_type), ("outcome", outcome.as_str())],
             1.0,
         );

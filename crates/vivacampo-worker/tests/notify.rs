@@ -51,6 +51,7 @@ fn config() -> WorkerConfig {
         heartbeat: Duration::from_millis(500),
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_millis(300),
+        job_timeout: None,
     }
 }
 

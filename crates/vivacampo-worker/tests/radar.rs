@@ -158,6 +158,7 @@ async fn radar_statistics_equal_an_independent_rasterio_computation() {
                 heartbeat: Duration::from_millis(500),
                 poll_interval: Duration::from_millis(50),
                 shutdown_grace: Duration::from_millis(300),
+                job_timeout: None,
             },
             Arc::new(Registry::new()),
         );
@@ -274,6 +275,7 @@ async fn a_week_without_radar_is_no_data() {
                 heartbeat: Duration::from_millis(500),
                 poll_interval: Duration::from_millis(50),
                 shutdown_grace: Duration::from_millis(300),
+                job_timeout: None,
             },
             Arc::new(Registry::new()),
         );

@@ -60,6 +60,7 @@ fn fast_config(id: &str) -> WorkerConfig {
         heartbeat: Duration::from_millis(100),
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_millis(300),
+        job_timeout: None,
     }
 }
 

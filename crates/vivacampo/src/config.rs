@@ -461,6 +461,15 @@ settings! {
         default: Duration::from_secs(30),
         parse: |v| at_least(parse_duration(v), Duration::from_millis(200), "200ms"),
     }
+    /// Longest one job attempt may run before it is stopped and retried, for every job type;
+    /// `None`: each type's own limit.
+    job_timeout: Option<Duration> {
+        section: Worker,
+        value: "DURATION",
+        help: "longest one job attempt may run before it is stopped and retried, e.g. 15m (default: each type's own: 5m imagery and weather, 2m backfills, 1m deliveries)",
+        default: None,
+        parse: |v| at_least(parse_duration(v), Duration::from_secs(1), "1s").map(Some),
+    }
     /// Field-week COGs of weeks older than this are removed daily (statistics stay); `None`
     /// keeps them for ever.
     raster_retention: Option<Duration> {

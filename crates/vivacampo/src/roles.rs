@@ -400,6 +400,7 @@ pub async fn serve_with(
             lease: settings.job_lease,
             heartbeat: settings.job_lease / 3,
             shutdown_grace: settings.shutdown_grace,
+            job_timeout: settings.job_timeout,
             ..WorkerConfig::new(settings.worker_concurrency)
         };
         let schedule = vivacampo_worker::scheduler::Schedule {
