@@ -1258,6 +1258,44 @@ fn tenant_jobs(addr: SocketAddr, token: &str, job_type: &str, status: &str) -> V
         .clone()
 }
 
+/// Polls the tenant's jobs of `job_type` in `status` until `done` holds for them; returns them,
+/// or panics after `limit` naming every job of that type.
+fn wait_for_jobs(
+    addr: SocketAddr,
+    token: &str,
+    (job_type, status): (&str, &str),
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let jobs = tenant_jobs(addr, token, job_type, status);
+        if done(&jobs) {
+            return jobs;
+        }
+        if started.elapsed() > limit {
+            let all = http(
+                addr,
+                "GET",
+                &format!("/v1/jobs?type={job_type}&page_size=100"),
+                Some(token),
+                None,
+            )
+            .json();
+            panic!("{job_type} {status} jobs not as expected after {limit:?}: {all}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// An `api` whose new fields backfill `weeks` weeks.
+fn api_backfilling(dir: &std::path::Path, db_url: &str, weeks: usize) -> Server {
+    let mut cmd = command(dir, Some(db_url));
+    cmd.env("VIVACAMPO_BACKFILL_WEEKS", weeks.to_string())
+        .arg("api");
+    Server::start(cmd)
+}
+
 /// Sum of the samples of `name` whose labels contain every one of `labels`.
 fn metric_sum(metrics: &str, name: &str, labels: &[&str]) -> f64 {
     metrics
@@ -1296,76 +1334,201 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
+/// How a storage drill breaks its raster store and mends it again.
+enum StoreFault {
+    /// A local store whose directory is replaced by a file, as a lost mount would.
+    LostMount {
+        rasters: std::path::PathBuf,
+        aside: std::path::PathBuf,
+    },
+    /// An S3 bucket (moto) whose policy denies `s3:PutObject`, as a revoked write permission
+    /// would: the real AccessDenied answer of an S3 server.
+    WritesDenied {
+        endpoint: SocketAddr,
+        bucket: String,
+    },
+}
+
+impl StoreFault {
+    fn lost_mount(dir: &std::path::Path) -> StoreFault {
+        StoreFault::LostMount {
+            rasters: dir.join("rasters"),
+            aside: dir.join("rasters.aside"),
+        }
+    }
+
+    /// A fresh bucket on the test S3 server, or `None` (skipped) without one.
+    fn writes_denied() -> Option<StoreFault> {
+        let Ok(endpoint) = std::env::var("VIVACAMPO_TEST_S3_ENDPOINT") else {
+            vivacampo_store::testing::skip_for_want_of("VIVACAMPO_TEST_S3_ENDPOINT");
+            return None;
+        };
+        let endpoint: SocketAddr = endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("VIVACAMPO_TEST_S3_ENDPOINT is http://HOST:PORT");
+        let bucket = format!("drill-storage-{}", uuid::Uuid::new_v4().simple());
+        let made = http(endpoint, "PUT", &format!("/{bucket}"), None, None);
+        assert_eq!(made.status, 200, "create bucket {bucket}");
+        Some(StoreFault::WritesDenied { endpoint, bucket })
+    }
+
+    /// The settings that point every process (and `ops`) at the store.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            StoreFault::LostMount { .. } => Vec::new(),
+            StoreFault::WritesDenied { endpoint, bucket } => vec![
+                ("VIVACAMPO_RASTER_STORE", format!("s3://{bucket}/drill")),
+                ("VIVACAMPO_S3_ENDPOINT", format!("http://{endpoint}")),
+                ("VIVACAMPO_S3_REGION", "us-east-1".into()),
+                ("VIVACAMPO_S3_ACCESS_KEY_ID", "vivacampo".into()),
+                ("VIVACAMPO_S3_SECRET_ACCESS_KEY", "drill-secret".into()),
+                ("VIVACAMPO_S3_ALLOW_HTTP", "true".into()),
+            ],
+        }
+    }
+
+    fn refuse_writes(&self) {
+        match self {
+            StoreFault::LostMount { rasters, aside } => {
+                std::fs::rename(rasters, aside).unwrap();
+                std::fs::write(rasters, b"not a directory").unwrap();
+            }
+            StoreFault::WritesDenied { endpoint, bucket } => {
+                let policy = json!({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                    "Resource": format!("arn:aws:s3:::{bucket}/*")
+                }]});
+                let put = http(
+                    *endpoint,
+                    "PUT",
+                    &format!("/{bucket}?policy"),
+                    None,
+                    Some(&policy),
+                );
+                assert!(put.status < 300, "bucket policy: {}", put.status);
+            }
+        }
+    }
+
+    fn mend(&self) {
+        match self {
+            StoreFault::LostMount { rasters, aside } => {
+                std::fs::remove_file(rasters).unwrap();
+                std::fs::rename(aside, rasters).unwrap();
+            }
+            StoreFault::WritesDenied { endpoint, bucket } => {
+                let gone = http(
+                    *endpoint,
+                    "DELETE",
+                    &format!("/{bucket}?policy"),
+                    None,
+                    None,
+                );
+                assert!(gone.status < 300, "bucket policy: {}", gone.status);
+            }
+        }
+    }
+
+    /// The objects in the store (keys, or paths under the directory), without readiness
+    /// probes and hidden staging names, which come and go.
+    fn objects(&self) -> Vec<String> {
+        let all = match self {
+            StoreFault::LostMount { rasters, aside } => {
+                files_under(if aside.exists() { aside } else { rasters })
+            }
+            StoreFault::WritesDenied { endpoint, bucket } => {
+                let listing = http(
+                    *endpoint,
+                    "GET",
+                    &format!("/{bucket}?list-type=2"),
+                    None,
+                    None,
+                );
+                assert_eq!(listing.status, 200);
+                let xml = String::from_utf8(listing.body).unwrap();
+                assert!(
+                    !xml.contains("<IsTruncated>true"),
+                    "one page lists them all"
+                );
+                xml.split("<Key>")
+                    .skip(1)
+                    .filter_map(|rest| rest.split_once("</Key>"))
+                    .map(|(key, _)| key.to_owned())
+                    .collect()
+            }
+        };
+        all.into_iter()
+            .filter(|f| !f.starts_with('.') && !f.contains("probes/"))
+            .collect()
+    }
+
+    /// Text of the store's location that must never reach a tenant.
+    fn location(&self) -> String {
+        match self {
+            StoreFault::LostMount { rasters, .. } => rasters.display().to_string(),
+            StoreFault::WritesDenied { bucket, .. } => bucket.clone(),
+        }
+    }
+}
+
 /// Drill, runbook scenario 2, on PostgreSQL with 2 `api` replicas and 2 `worker`s: the raster
-/// store starts refusing writes (its directory replaced by a file, as a lost mount would). The
-/// weeks' jobs fail retryably (FAILED with backoff, not DEAD), with a storage error; `ops status`
-/// names storage; the store-error counter in `/metrics` grows (`VivaCampoStorageFailing`'s
-/// expression); nothing half-written shows or lies in the store. Mitigation: `imagery_refresh`
-/// off while the store is fixed, then on: every week finishes with its COG, none DEAD.
-#[test]
-fn drill_storage_refusing_writes_then_fixed() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(vivacampo_store::testing::TestDb::postgres()) else {
-        eprintln!("skipped: VIVACAMPO_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let dir = temp_dir("drill-storage");
+/// store starts refusing writes (`fault`). The weeks' jobs fail retryably (FAILED with backoff,
+/// not DEAD), with a storage error that names no location; `ops status` names storage; the
+/// store-error counter in `/metrics` grows (`VivaCampoStorageFailing`'s expression); nothing
+/// half-written shows or lies in the store. Mitigation: `imagery_refresh` off while the store is
+/// fixed, then on: every week finishes with its COG, none DEAD, and only whole COGs are stored.
+fn storage_drill(db: &vivacampo_store::testing::TestDb, dir: &std::path::Path, fault: StoreFault) {
     const WEEKS: usize = 3;
-    let catalog = demo_catalog(&dir, WEEKS as u32 + 1);
-    let env = [("VIVACAMPO_DATABASE_URL", db.url.as_str())];
-    let api = || {
-        let mut cmd = command(&dir, Some(&db.url));
-        cmd.env("VIVACAMPO_BACKFILL_WEEKS", WEEKS.to_string())
-            .arg("api");
+    let catalog = demo_catalog(dir, WEEKS as u32 + 1);
+    let store_env = fault.env();
+    let mut env = vec![("VIVACAMPO_DATABASE_URL", db.url.as_str())];
+    env.extend(store_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let process = |args: &[&str]| {
+        let mut cmd = command(dir, Some(&db.url));
+        cmd.envs(store_env.iter().map(|(k, v)| (*k, v)))
+            .env("VIVACAMPO_BACKFILL_WEEKS", WEEKS.to_string())
+            .args(args);
         Server::start(cmd)
     };
-    let worker = || {
-        let mut cmd = command(&dir, Some(&db.url));
-        cmd.args(["worker", "--worker-concurrency", "2", "--imagery-source"])
-            .arg(&catalog);
-        Server::start(cmd)
-    };
-    let replicas = [api(), api()];
-    let workers = [worker(), worker()];
-    let (code, out, _) = ops(&dir, &env, &["ops", "status", "--json"]);
+    let catalog = catalog.to_str().unwrap();
+    let worker_args = [
+        "worker",
+        "--worker-concurrency",
+        "2",
+        "--imagery-source",
+        catalog,
+    ];
+    let replicas = [process(&["api"]), process(&["api"])];
+    let workers = [process(&worker_args), process(&worker_args)];
+    let (code, out, _) = ops(dir, &env, &["ops", "status", "--json"]);
     assert_eq!(code, 0, "{out}");
 
-    // The store refuses writes: its directory is gone and a file stands in its place.
-    let rasters = dir.join("rasters");
-    let aside = dir.join("rasters.aside");
-    std::fs::rename(&rasters, &aside).unwrap();
-    std::fs::write(&rasters, b"not a directory").unwrap();
-
+    fault.refuse_writes();
     let addr = replicas[0].addr;
     let (token, _tenant, field) = field_on_the_demo_pivot(addr);
     // Every week's first attempt fails; the jobs wait for their retry, not DEAD.
-    let started = Instant::now();
-    let failed = loop {
-        let failed = tenant_jobs(addr, &token, "PROCESS_WEEK", "FAILED");
-        if failed.len() == WEEKS {
-            break failed;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{} of {WEEKS} weeks failed: {:?}",
-            failed.len(),
-            rt.block_on(db.store.queue_stats())
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let failed = wait_for_jobs(
+        addr,
+        &token,
+        ("PROCESS_WEEK", "FAILED"),
+        Duration::from_secs(30),
+        |jobs| jobs.len() == WEEKS,
+    );
     for job in &failed {
         assert!(job["attempts"].as_i64().unwrap() < 3, "{job}");
         let error = job["last_error"].as_str().unwrap();
         assert!(error.contains("stor"), "a storage error: {error}");
         assert!(
-            !error.contains(dir.to_str().unwrap()),
-            "no path shown to tenants: {error}"
+            !error.contains(&fault.location()) && !error.contains("://"),
+            "no location shown to tenants: {error}"
         );
     }
     assert!(tenant_jobs(addr, &token, "PROCESS_WEEK", "DEAD").is_empty());
 
     // Detection: ops status names storage; the store-error counter grows on the workers.
-    let (code, text, took) = ops(&dir, &env, &["ops", "status"]);
+    let (code, text, took) = ops(dir, &env, &["ops", "status"]);
     assert_eq!(code, 1, "{text}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(
@@ -1386,7 +1549,7 @@ fn drill_storage_refusing_writes_then_fixed() {
         errors >= WEEKS as f64,
         "VivaCampoStorageFailing counts the store's errors: {errors}"
     );
-    // Nothing half-written: no week shows without its raster, no file was left.
+    // Nothing half-written: no week shows without its raster, no object was left.
     let shown = http(
         addr,
         "GET",
@@ -1401,21 +1564,17 @@ fn drill_storage_refusing_writes_then_fixed() {
             "{week}"
         );
     }
-    let left: Vec<_> = files_under(&aside)
-        .into_iter()
-        .filter(|f| !f.starts_with('.'))
-        .collect();
+    let left = fault.objects();
     assert!(left.is_empty(), "{left:?}");
 
     // Mitigation: hold the weeks while the store is fixed, then let them run.
     let flag = |args: &[&str]| {
-        let (code, out, _) = ops(&dir, &env, args);
+        let (code, out, _) = ops(dir, &env, args);
         assert_eq!(code, 0, "{args:?}: {out}");
     };
     flag(&["ops", "flag", "set", "imagery_refresh", "off"]);
-    std::fs::remove_file(&rasters).unwrap();
-    std::fs::rename(&aside, &rasters).unwrap();
-    let (code, text, _) = ops(&dir, &env, &["ops", "status"]);
+    fault.mend();
+    let (code, text, _) = ops(dir, &env, &["ops", "status"]);
     assert!(!text.contains("! storage"), "{text}");
     assert!(code <= 1, "{text}");
     flag(&["ops", "flag", "set", "imagery_refresh", "on"]);
@@ -1428,21 +1587,16 @@ fn drill_storage_refusing_writes_then_fixed() {
         assert_eq!(week["has_raster"], true, "{week}");
     }
     // The week shows a moment before its job is marked done.
-    let started = Instant::now();
-    let done = loop {
-        let done = tenant_jobs(addr, &token, "PROCESS_WEEK", "SUCCEEDED");
-        if done.len() == WEEKS {
-            break done;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{done:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let done = wait_for_jobs(
+        addr,
+        &token,
+        ("PROCESS_WEEK", "SUCCEEDED"),
+        Duration::from_secs(10),
+        |jobs| jobs.len() == WEEKS,
+    );
     assert!(done.iter().all(|j| j["attempts"].as_i64().unwrap() >= 2));
     assert!(tenant_jobs(addr, &token, "PROCESS_WEEK", "DEAD").is_empty());
-    let cogs: Vec<_> = files_under(&rasters)
-        .into_iter()
-        .filter(|f| !f.starts_with('.'))
-        .collect();
+    let cogs = fault.objects();
     assert!(
         cogs.iter().all(|f| f.ends_with(".tif")) && !cogs.is_empty(),
         "only whole COGs, no staging files: {cogs:?}"
@@ -1453,6 +1607,35 @@ fn drill_storage_refusing_writes_then_fixed() {
     for r in replicas {
         assert!(r.stop().success());
     }
+}
+
+/// The storage drill on a local store whose directory is lost, as a failed mount would.
+#[test]
+fn drill_storage_refusing_writes_then_fixed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(vivacampo_store::testing::TestDb::postgres()) else {
+        return;
+    };
+    let dir = temp_dir("drill-storage");
+    storage_drill(&db, &dir, StoreFault::lost_mount(&dir));
+    rt.block_on(db.drop_db());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The storage drill on S3 (moto, started by `.ci/run`): the bucket's policy denies writes,
+/// then is lifted. Skipped unless `VIVACAMPO_TEST_S3_ENDPOINT` is set.
+#[test]
+fn drill_storage_writes_denied_on_s3_then_allowed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(vivacampo_store::testing::TestDb::postgres()) else {
+        return;
+    };
+    let Some(fault) = StoreFault::writes_denied() else {
+        rt.block_on(db.drop_db());
+        return;
+    };
+    let dir = temp_dir("drill-storage-s3");
+    storage_drill(&db, &dir, fault);
     rt.block_on(db.drop_db());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1722,6 +1905,90 @@ fn drill_sigkilled_worker_job_is_reclaimed_after_the_lease() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Drill, runbook scenario 4 (jobs stuck), on PostgreSQL with an `api` and a `worker` whose
+/// `job_timeout` is 2 s and whose catalog accepts connections but never answers, a hung
+/// dependency (its own HTTP timeout is a minute, with retries). The week's attempt is stopped at
+/// its timeout: FAILED with "timed out after 2 s" in the jobs API and its run, waiting for its
+/// retry, not DEAD; the worker counts it in `vivacampo_jobs_finished_total{outcome="timed_out"}`
+/// (`VivaCampoJobsTimingOut`'s expression). The fix: a worker with a working catalog; the retry
+/// finishes the week.
+#[test]
+fn drill_stuck_job_is_stopped_at_its_timeout_and_retried() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(vivacampo_store::testing::TestDb::postgres()) else {
+        return;
+    };
+    let dir = temp_dir("drill-stuck");
+    let catalog = demo_catalog(&dir, 2);
+    // Never accepted: connections wait in its backlog and no request is ever answered.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_url = format!("http://{}", hung.local_addr().unwrap());
+    let worker = |source: &str, timeout: &str| {
+        let mut cmd = command(&dir, Some(&db.url));
+        cmd.args(["worker", "--radar-source", "off", "--job-timeout", timeout])
+            .args(["--imagery-source", source]);
+        Server::start(cmd)
+    };
+    let api = api_backfilling(&dir, &db.url, 1);
+    let stuck = worker(&hung_url, "2s");
+    let (token, _tenant, field) = field_on_the_demo_pivot(api.addr);
+
+    let failed = wait_for_jobs(
+        api.addr,
+        &token,
+        ("PROCESS_WEEK", "FAILED"),
+        Duration::from_secs(30),
+        |jobs| !jobs.is_empty(),
+    );
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["attempts"], 1, "{}", failed[0]);
+    assert_eq!(failed[0]["last_error"], "timed out after 2 s");
+    let id = failed[0]["id"].as_str().unwrap();
+    let runs = http(
+        api.addr,
+        "GET",
+        &format!("/v1/jobs/{id}/runs"),
+        Some(&token),
+        None,
+    )
+    .json();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["error"], "timed out after 2 s", "{runs:?}");
+    assert!(tenant_jobs(api.addr, &token, "PROCESS_WEEK", "DEAD").is_empty());
+    let timed_out = metric_sum(
+        &scrape(stuck.addr),
+        "vivacampo_jobs_finished_total",
+        &["type=\"PROCESS_WEEK\"", "outcome=\"timed_out\""],
+    );
+    assert_eq!(
+        timed_out, 1.0,
+        "VivaCampoJobsTimingOut counts the stopped attempt"
+    );
+
+    // The fix: the hung dependency is left behind; the retry (after its 10 s backoff) runs on a
+    // worker that reaches a working catalog, under the type's own limit.
+    assert!(stuck.stop().success());
+    drop(hung);
+    let healthy = worker(catalog.to_str().unwrap(), "5m");
+    let weeks = wait_for_weeks(api.addr, &token, &field, Duration::from_secs(40), |w| {
+        w.len() == 1
+    });
+    assert_eq!(weeks[0]["has_raster"], true, "{weeks:?}");
+    let done = wait_for_jobs(
+        api.addr,
+        &token,
+        ("PROCESS_WEEK", "SUCCEEDED"),
+        Duration::from_secs(10),
+        |jobs| !jobs.is_empty(),
+    );
+    assert_eq!(done[0]["attempts"], 2, "{}", done[0]);
+    assert!(healthy.stop().success());
+    assert!(api.stop().success());
+    rt.block_on(db.drop_db());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Drill, runbook scenario 4 (a crash-looping handler), on PostgreSQL with an `api` and a
 /// `worker`: every attempt of the week fails (its catalog refuses connections); after 3 attempts
 /// (10 s and 20 s of backoff, so this drill takes about 50 s) the job is DEAD with its error in
@@ -1746,27 +2013,17 @@ fn drill_crash_looping_handler_ends_dead_and_retry_dead_revives_it() {
         cmd.args(["worker", "--imagery-source", source]);
         Server::start(cmd)
     };
-    let api = {
-        let mut cmd = command(&dir, Some(&db.url));
-        cmd.env("VIVACAMPO_BACKFILL_WEEKS", "1").arg("api");
-        Server::start(cmd)
-    };
+    let api = api_backfilling(&dir, &db.url, 1);
     let crashing = worker(&broken);
     let (token, _tenant, field) = field_on_the_demo_pivot(api.addr);
 
-    let started = Instant::now();
-    let dead = loop {
-        let dead = tenant_jobs(api.addr, &token, "PROCESS_WEEK", "DEAD");
-        if !dead.is_empty() {
-            break dead;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(45),
-            "never DEAD: {:?}",
-            rt.block_on(db.store.queue_stats())
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let dead = wait_for_jobs(
+        api.addr,
+        &token,
+        ("PROCESS_WEEK", "DEAD"),
+        Duration::from_secs(45),
+        |jobs| !jobs.is_empty(),
+    );
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["attempts"], 3);
     let error = dead[0]["last_error"].as_str().unwrap();
@@ -1822,14 +2079,13 @@ fn drill_crash_looping_handler_ends_dead_and_retry_dead_revives_it() {
         w.len() == 1
     });
     assert_eq!(weeks[0]["has_raster"], true, "{weeks:?}");
-    let started = Instant::now();
-    while tenant_jobs(api.addr, &token, "PROCESS_WEEK", "SUCCEEDED").len() != 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "not marked done"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_jobs(
+        api.addr,
+        &token,
+        ("PROCESS_WEEK", "SUCCEEDED"),
+        Duration::from_secs(10),
+        |jobs| jobs.len() == 1,
+    );
     assert!(healthy.stop().success());
     assert!(api.stop().success());
     rt.block_on(db.drop_db());
