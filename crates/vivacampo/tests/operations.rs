@@ -103,14 +103,7 @@ fn a_tiles_flag_for_one_tenant_reaches_every_replica_within_10_s() {
     until_status(&replicas, &path, 200);
 
     // Another tenant, to show it is untouched.
-    let other = http(
-        server.addr,
-        "POST",
-        "/v1/auth/signup",
-        None,
-        Some(&json!({"email": "bia@x.io", "password": "segredo-forte", "name": "Bia"})),
-    )
-    .json();
+    let other = sign_up(server.addr, "bia@x.io", "Bia");
     let other_token = other["token"].as_str().unwrap().to_owned();
 
     let said = vivacampo(
@@ -363,14 +356,7 @@ fn a_rolling_restart_of_two_api_replicas_fails_no_request() {
         Server::start(cmd)
     };
     let mut replicas = vec![api(), api()];
-    let signup = http(
-        replicas[0].addr,
-        "POST",
-        "/v1/auth/signup",
-        None,
-        Some(&json!({"email": "ana@x.io", "password": "segredo-forte", "name": "Ana"})),
-    )
-    .json();
+    let signup = sign_up(replicas[0].addr, "ana@x.io", "Ana");
     let token = signup["token"].as_str().unwrap().to_owned();
 
     // A load balancer: round-robin over the replicas whose /readyz said 200 at its last check
@@ -545,14 +531,7 @@ fn drill_pool_exhausted_on_two_replicas() {
         };
         let replicas = [api(), api()];
         let addrs = [replicas[0].addr, replicas[1].addr];
-        let signup = http(
-            addrs[0],
-            "POST",
-            "/v1/auth/signup",
-            None,
-            Some(&json!({"email": "ana@x.io", "password": "segredo-forte", "name": "Ana"})),
-        )
-        .json();
+        let signup = sign_up(addrs[0], "ana@x.io", "Ana");
         let token = signup["token"].as_str().unwrap().to_owned();
         let env = [("VIVACAMPO_DATABASE_URL", db.url.as_str())];
         let (code, out, _) = ops(dir, &env, &["ops", "status", "--json"]);
@@ -822,14 +801,7 @@ fn drill_feature_flags_toggled_under_load() {
         };
         let replicas = [api(), api()];
         let addrs = [replicas[0].addr, replicas[1].addr];
-        let signup = http(
-            addrs[0],
-            "POST",
-            "/v1/auth/signup",
-            None,
-            Some(&json!({"email": "ana@x.io", "password": "segredo-forte", "name": "Ana"})),
-        )
-        .json();
+        let signup = sign_up(addrs[0], "ana@x.io", "Ana");
         let token = signup["token"].as_str().unwrap().to_owned();
         let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
         const FIELDS: usize = 40;
@@ -1184,17 +1156,28 @@ fn demo_catalog(dir: &std::path::Path, weeks: u32) -> std::path::PathBuf {
     catalog
 }
 
-/// Signs up, creates a farm and a small field on the demo pivot (which queues its backfill);
-/// returns (token, tenant id, field id).
-fn field_on_the_demo_pivot(addr: SocketAddr) -> (String, String, String) {
-    let signup = http(
+/// Signs up a new workspace's admin; returns the login (`token`, `tenant`, …).
+fn sign_up(addr: SocketAddr, email: &str, name: &str) -> Value {
+    let reply = http(
         addr,
         "POST",
         "/v1/auth/signup",
         None,
-        Some(&json!({"email": "ana@x.io", "password": "segredo-forte", "name": "Ana"})),
-    )
-    .json();
+        Some(&json!({"email": email, "password": "segredo-forte", "name": name})),
+    );
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()
+}
+
+/// Signs up, creates a farm and a small field on the demo pivot (which queues its backfill);
+/// returns (token, tenant id, field id).
+fn field_on_the_demo_pivot(addr: SocketAddr) -> (String, String, String) {
+    let signup = sign_up(addr, "ana@x.io", "Ana");
     let token = signup["token"].as_str().unwrap().to_owned();
     let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
     let farm = http(
