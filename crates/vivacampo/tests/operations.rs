@@ -169,6 +169,13 @@ fn ops(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> (i32, Stri
     )
 }
 
+/// [`ops`] that must succeed; returns its output.
+fn ops_ok(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let (code, out, _) = ops(dir, env, args);
+    assert_eq!(code, 0, "{args:?}: {out}");
+    out
+}
+
 /// Metric names (`vivacampo_…`, `process_…`) a rules or dashboard file uses.
 fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
     let mut names = std::collections::BTreeSet::new();
@@ -789,11 +796,7 @@ fn drill_feature_flags_toggled_under_load() {
         let catalog = dir.join("empty-catalog");
         std::fs::create_dir_all(&catalog).unwrap();
         let env = [("VIVACAMPO_DATABASE_URL", db.url.as_str())];
-        let flag = |args: &[&str]| {
-            let (code, out, _) = ops(dir, &env, args);
-            assert_eq!(code, 0, "{args:?}: {out}");
-            out
-        };
+        let flag = |args: &[&str]| ops_ok(dir, &env, args);
         let api = || {
             let mut cmd = command(dir, Some(&db.url));
             cmd.arg("api");
@@ -1030,10 +1033,7 @@ fn drill_backlog_drains_faster_with_a_second_worker() {
         let catalog = dir.join("empty-catalog");
         std::fs::create_dir_all(&catalog).unwrap();
         let env = [("VIVACAMPO_DATABASE_URL", db.url.as_str())];
-        let flag = |args: &[&str]| {
-            let (code, out, _) = ops(dir, &env, args);
-            assert_eq!(code, 0, "{args:?}: {out}");
-        };
+        let flag = |args: &[&str]| ops_ok(dir, &env, args);
         let tenant = rt.block_on(async {
             let identity = vivacampo_store::accounts::NewIdentity {
                 email: "a@x.io",
@@ -1553,10 +1553,7 @@ fn storage_drill(db: &vivacampo_store::testing::TestDb, dir: &std::path::Path, f
     assert!(left.is_empty(), "{left:?}");
 
     // Mitigation: hold the weeks while the store is fixed, then let them run.
-    let flag = |args: &[&str]| {
-        let (code, out, _) = ops(dir, &env, args);
-        assert_eq!(code, 0, "{args:?}: {out}");
-    };
+    let flag = |args: &[&str]| ops_ok(dir, &env, args);
     flag(&["ops", "flag", "set", "imagery_refresh", "off"]);
     fault.mend();
     let (code, text, _) = ops(dir, &env, &["ops", "status"]);
@@ -1782,10 +1779,7 @@ fn drill_sigkilled_worker_job_is_reclaimed_after_the_lease() {
         // 104-week backfills take long enough to be caught mid-way; the weeks they fan out are
         // held (imagery_refresh off), so the backfills are the only jobs that run.
         let env = [("VIVACAMPO_DATABASE_URL", db.url.as_str())];
-        let flag = |args: &[&str]| {
-            let (code, out, _) = ops(dir, &env, args);
-            assert_eq!(code, 0, "{args:?}: {out}");
-        };
+        let flag = |args: &[&str]| ops_ok(dir, &env, args);
         flag(&["ops", "flag", "set", "imagery_refresh", "off"]);
         rt.block_on(seed_fields(&db.store, &tenant, 10, 104));
         let worker = || {
@@ -1984,11 +1978,7 @@ fn drill_crash_looping_handler_ends_dead_and_retry_dead_revives_it() {
         assert_eq!(doc["queue"]["dead"]["PROCESS_WEEK"], 1, "{out}");
         let (_, text, _) = ops(dir, &env, &["ops", "status"]);
         assert!(text.contains("PROCESS_WEEK"), "{text}");
-        let run = |args: &[&str]| {
-            let (code, out, _) = ops(dir, &env, args);
-            assert_eq!(code, 0, "{args:?}: {out}");
-            out
-        };
+        let run = |args: &[&str]| ops_ok(dir, &env, args);
         // Mitigation begins: hold the weeks (every process sees it within 5 s) while the fix is
         // made.
         run(&["ops", "flag", "set", "imagery_refresh", "off"]);
